@@ -1,0 +1,237 @@
+"""The simulated enterprise: subnets, hosts, users, groups and known-good external services.
+
+The inventory is the context an analyst has beside the logs: which host is a domain
+controller, who is in IT-Admins, which outside address is the sanctioned backup vault.
+Benign look-alikes are told apart from attacks by exactly this context, so the generator
+draws from it, the verifier reads it, and the defender's alert carries the same facts as
+enrichment. It is immutable data; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+HostRole = Literal["workstation", "server", "critical", "admin_jump", "scanner", "backup_server"]
+ServicePurpose = Literal["software_update", "backup", "saas", "edr_telemetry"]
+
+
+@dataclass(frozen=True)
+class Subnet:
+    """An internal network segment."""
+
+    name: str
+    cidr: str
+    purpose: str
+
+
+@dataclass(frozen=True)
+class Host:
+    """An internal machine. ``critical`` hosts escalate any confirmed compromise."""
+
+    name: str
+    ip: str
+    role: HostRole
+    os: str
+    owner: str | None = None
+
+    @property
+    def critical(self) -> bool:
+        return self.role == "critical"
+
+
+@dataclass(frozen=True)
+class User:
+    """A directory account; ``kind`` separates people from service accounts."""
+
+    name: str
+    groups: tuple[str, ...]
+    kind: Literal["human", "service"] = "human"
+
+
+@dataclass(frozen=True)
+class ExternalService:
+    """A sanctioned outside service: traffic to it is expected, whatever its volume."""
+
+    name: str
+    domain: str
+    ip: str
+    purpose: ServicePurpose
+
+
+SUBNETS: tuple[Subnet, ...] = (
+    Subnet("workstations", "10.10.0.0/16", "user endpoints"),
+    Subnet("servers", "10.20.0.0/24", "line-of-business servers"),
+    Subnet("critical", "10.30.0.0/24", "domain controllers and crown-jewel data"),
+    Subnet("management", "10.40.0.0/24", "IT jump hosts, the sanctioned scanner, backup"),
+)
+
+# Groups whose membership grants administrative rights; adding someone to one is the
+# privilege-escalation signal (Windows 4728/4732/4756).
+PRIVILEGED_GROUPS: frozenset[str] = frozenset(
+    {"Domain Admins", "Enterprise Admins", "Administrators", "Schema Admins"}
+)
+IT_ADMIN_GROUP = "IT-Admins"
+
+USERS: tuple[User, ...] = (
+    User("alice.chen", ("Finance",)),
+    User("bob.martin", ("Finance",)),
+    User("carol.diaz", ("HR",)),
+    User("laura.white", ("HR",)),
+    User("dave.kim", ("Engineering",)),
+    User("erin.patel", ("Engineering",)),
+    User("frank.osei", ("Engineering",)),
+    User("kevin.brown", ("Engineering",)),
+    User("grace.lee", ("Sales",)),
+    User("henry.nguyen", ("Sales",)),
+    User("maria.rossi", ("Sales",)),
+    User("nina.schultz", ("Legal",)),
+    User("ivan.petrov", (IT_ADMIN_GROUP, "Domain Admins")),
+    User("julia.santos", (IT_ADMIN_GROUP, "Domain Admins")),
+    User("omar.haddad", (IT_ADMIN_GROUP,)),
+    User("svc_backup", ("Backup Operators",), "service"),
+    User("svc_scanner", ("Vulnerability-Scanners",), "service"),
+    User("svc_deploy", ("Software-Deployment",), "service"),
+    User("SYSTEM", (), "service"),
+)
+
+HOSTS: tuple[Host, ...] = (
+    Host("FIN-WS01", "10.10.1.11", "workstation", "Windows 11", "alice.chen"),
+    Host("FIN-WS02", "10.10.1.12", "workstation", "Windows 11", "bob.martin"),
+    Host("HR-WS01", "10.10.2.11", "workstation", "Windows 11", "carol.diaz"),
+    Host("HR-WS02", "10.10.2.12", "workstation", "Windows 11", "laura.white"),
+    Host("ENG-WS01", "10.10.3.11", "workstation", "Windows 11", "dave.kim"),
+    Host("ENG-WS02", "10.10.3.12", "workstation", "Windows 11", "erin.patel"),
+    Host("ENG-WS03", "10.10.3.13", "workstation", "Windows 11", "frank.osei"),
+    Host("ENG-WS04", "10.10.3.14", "workstation", "Windows 11", "kevin.brown"),
+    Host("SALES-WS01", "10.10.4.11", "workstation", "Windows 11", "grace.lee"),
+    Host("SALES-WS02", "10.10.4.12", "workstation", "Windows 11", "henry.nguyen"),
+    Host("SALES-WS03", "10.10.4.13", "workstation", "Windows 11", "maria.rossi"),
+    Host("LEGAL-WS01", "10.10.5.11", "workstation", "Windows 11", "nina.schultz"),
+    Host("IT-WS01", "10.10.9.11", "workstation", "Windows 11", "ivan.petrov"),
+    Host("IT-WS02", "10.10.9.12", "workstation", "Windows 11", "julia.santos"),
+    Host("WEB01", "10.20.0.10", "server", "Ubuntu 22.04"),
+    Host("APP01", "10.20.0.11", "server", "Windows Server 2022"),
+    Host("MAIL01", "10.20.0.12", "server", "Windows Server 2022"),
+    Host("FILE01", "10.20.0.13", "server", "Windows Server 2022"),
+    Host("WSUS01", "10.20.0.15", "server", "Windows Server 2022"),
+    Host("DC01", "10.30.0.10", "critical", "Windows Server 2022"),
+    Host("DC02", "10.30.0.11", "critical", "Windows Server 2022"),
+    Host("DB-PAYROLL", "10.30.0.20", "critical", "Windows Server 2022"),
+    Host("FS-FINANCE", "10.30.0.21", "critical", "Windows Server 2022"),
+    Host("JUMP01", "10.40.0.10", "admin_jump", "Windows Server 2022"),
+    Host("JUMP02", "10.40.0.11", "admin_jump", "Windows Server 2022"),
+    Host("SCAN01", "10.40.0.20", "scanner", "Ubuntu 22.04", "svc_scanner"),
+    Host("BKP01", "10.40.0.30", "backup_server", "Windows Server 2022", "svc_backup"),
+)
+
+KNOWN_GOOD_SERVICES: tuple[ExternalService, ...] = (
+    ExternalService("Windows Update", "download.windowsupdate.com", "13.107.4.50", "software_update"),
+    ExternalService("Chrome updates", "dl.google.com", "142.250.72.14", "software_update"),
+    ExternalService("Adobe updates", "ardownload2.adobe.com", "23.48.36.18", "software_update"),
+    ExternalService("Offsite backup vault", "vault.cloudbackup-corp.net", "52.95.110.40", "backup"),
+    ExternalService("Microsoft 365", "outlook.office365.com", "40.97.116.82", "saas"),
+    ExternalService("EDR telemetry", "telemetry.sentinelcloud.io", "34.120.88.21", "edr_telemetry"),
+)
+
+# Public address blocks that outside parties (customers, CDNs, attackers alike) are drawn
+# from. Benign and malicious traffic share these blocks so that a prefix never gives the
+# label away; only the known-good list above is context.
+EXTERNAL_PREFIXES: tuple[str, ...] = (
+    "45.133.1", "185.220.101", "91.92.240", "194.26.29", "103.145.13", "5.188.86",
+    "193.142.146", "141.98.10", "104.21.48", "151.101.65", "172.67.181", "198.54.117",
+    "66.42.98", "139.59.44", "159.65.210", "37.120.198",
+)
+
+PUBLIC_DNS_RESOLVER = "10.30.0.10"  # DC01 answers DNS for the domain, as in most AD shops.
+EMAIL_DOMAIN = "corp.example.com"
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Read-only view over the asset tables with the lookups the verifier needs."""
+
+    subnets: tuple[Subnet, ...] = SUBNETS
+    hosts: tuple[Host, ...] = HOSTS
+    users: tuple[User, ...] = USERS
+    services: tuple[ExternalService, ...] = KNOWN_GOOD_SERVICES
+
+    def host(self, name: str) -> Host | None:
+        return _hosts_by_name().get(name)
+
+    def host_by_ip(self, ip: str) -> Host | None:
+        return _hosts_by_ip().get(ip)
+
+    def user(self, name: str) -> User | None:
+        return _users_by_name().get(name)
+
+    def service_by_ip(self, ip: str) -> ExternalService | None:
+        return _services_by_ip().get(ip)
+
+    def service_by_domain(self, domain: str) -> ExternalService | None:
+        return _services_by_domain().get(domain.lower().rstrip("."))
+
+    def is_it_admin(self, user_name: str | None) -> bool:
+        user = self.user(user_name) if user_name else None
+        return user is not None and IT_ADMIN_GROUP in user.groups
+
+    def hosts_with_role(self, *roles: HostRole) -> tuple[Host, ...]:
+        return tuple(h for h in self.hosts if h.role in roles)
+
+    def to_dict(self) -> dict:
+        """The inventory as the JSON an attacker's brief and the docs show."""
+        return {
+            "subnets": [vars(s) for s in self.subnets],
+            "hosts": [{**vars(h), "critical": h.critical} for h in self.hosts],
+            "users": [{"name": u.name, "groups": list(u.groups), "kind": u.kind} for u in self.users],
+            "privileged_groups": sorted(PRIVILEGED_GROUPS),
+            "it_admin_group": IT_ADMIN_GROUP,
+            "known_good_services": [vars(s) for s in self.services],
+        }
+
+
+INVENTORY = Inventory()
+
+
+def is_internal_ip(ip: str) -> bool:
+    """True when ``ip`` falls inside one of the enterprise's internal subnets."""
+    addr = ipaddress.ip_address(ip)
+    return any(addr in net for net in _internal_networks())
+
+
+def is_routable_external_ip(ip: str) -> bool:
+    """True for a global unicast address outside the enterprise (a plausible remote peer)."""
+    addr = ipaddress.ip_address(ip)
+    return addr.is_global and not addr.is_multicast and not is_internal_ip(ip)
+
+
+@cache
+def _internal_networks() -> tuple[ipaddress.IPv4Network, ...]:
+    return tuple(ipaddress.ip_network(s.cidr) for s in SUBNETS)
+
+
+@cache
+def _hosts_by_name() -> dict[str, Host]:
+    return {h.name: h for h in HOSTS}
+
+
+@cache
+def _hosts_by_ip() -> dict[str, Host]:
+    return {h.ip: h for h in HOSTS}
+
+
+@cache
+def _users_by_name() -> dict[str, User]:
+    return {u.name: u for u in USERS}
+
+
+@cache
+def _services_by_ip() -> dict[str, ExternalService]:
+    return {s.ip: s for s in KNOWN_GOOD_SERVICES}
+
+
+@cache
+def _services_by_domain() -> dict[str, ExternalService]:
+    return {s.domain: s for s in KNOWN_GOOD_SERVICES}
