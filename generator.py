@@ -454,6 +454,15 @@ def _ransom_chain(scene: Scene) -> list[dict]:
     return events
 
 
+def _in_place_encryption(scene: Scene) -> list[dict]:
+    # Files keep their names and extensions; only the roll-up's modification count gives it away.
+    h = scene.host("workstation", "server")
+    user = h.owner or scene.workstation().owner
+    base = f"C:\\Users\\{user}\\Documents" if h.role == "workstation" else "D:\\Shares\\Departments"
+    return [scene.files(0, h, user, "modification", f"{base}\\*", scene.pick((".docx", ".xlsx", ".pdf")),
+                        scene.rng.randint(150, 8_000), scene.pick(("explorer.exe", "svchost.exe", "dllhost.exe")))]
+
+
 def _lsass_access(scene: Scene, host: Host | None = None) -> list[dict]:
     h = host or scene.workstation()
     user = h.owner or "SYSTEM"
@@ -492,6 +501,20 @@ def _port_scan(scene: Scene, *, internal: bool) -> list[dict]:
         events.append(scene.conn(len(pairs) * scene.rng.uniform(0.05, 3.0), src_host or target, src, target.ip, port,
                                  state=state, proto=None, sent=0, recv=0 if state != "SF" else 60, duration=0.0))
     return events
+
+
+def _slow_scan(scene: Scene) -> list[dict]:
+    events = _port_scan(scene, internal=False)
+    for i, ev in enumerate(events):  # minutes apart instead of a burst
+        ev["timestamp"] = scene.ts(i * scene.rng.uniform(240, 1800))
+    return events
+
+
+def _obfuscated_enumeration(scene: Scene) -> list[dict]:
+    h = scene.workstation()
+    cmd = scene.pick(('N^e^T.exe GrOuP "dOmAiN aDmInS" /DoMaIn', 'cmd.exe /c "n^ltest /dc^list:corp.example.com"',
+                      'WhoAmI.exe /ALL'))
+    return [scene.proc(0, h, h.owner, "cmd.exe" if cmd.startswith("cmd") else cmd.split(" ")[0], cmd, parent="explorer.exe")]
 
 
 def _discovery(scene: Scene, host: Host | None = None, user: str | None = None, n: int = 1) -> list[dict]:
@@ -635,14 +658,17 @@ TEMPLATES: tuple[Template, ...] = (
     Template("mass_encryption", "ransomware", "escalate", _mass_encryption, single_event=True),
     Template("shadow_copy_deletion", "ransomware", "escalate", _shadow_delete, single_event=True),
     Template("ransomware_chain", "ransomware", "escalate", _ransom_chain),
+    Template("in_place_encryption", "ransomware", "escalate", _in_place_encryption, single_event=True, evasive=True),
     Template("lsass_memory_read", "credential_access", "quarantine_host", _lsass_access, single_event=True),
     Template("lsass_dump_command", "credential_access", "quarantine_host", _lsass_dump_command, single_event=True),
     Template("lsass_read_on_critical", "credential_access", "escalate", lambda s: _lsass_access(s, s.host("critical")), single_event=True),
     Template("masquerading_defender", "credential_access", "quarantine_host", _masquerading_defender, single_event=True, evasive=True),
     Template("external_port_scan", "port_scan", "block_ip", lambda s: _port_scan(s, internal=False)),
     Template("internal_port_scan", "port_scan", "quarantine_host", lambda s: _port_scan(s, internal=True)),
+    Template("slow_external_scan", "port_scan", "block_ip", _slow_scan, evasive=True),
     Template("domain_enumeration", "discovery", "monitor", _discovery, single_event=True),
     Template("enumeration_burst", "discovery", "monitor", lambda s: _discovery(s, n=s.rng.randint(2, 4))),
+    Template("obfuscated_enumeration", "discovery", "monitor", _obfuscated_enumeration, single_event=True, evasive=True),
     Template("admin_remote_tooling", "admin_remote_tooling", "dismiss", _admin_tooling, single_event=True),
     Template("admin_session", "admin_remote_tooling", "dismiss", _admin_session),
     Template("update_download", "software_update", "dismiss", _update_download, single_event=True),

@@ -77,7 +77,7 @@ TASKS: dict[str, TaskSpec] = {
             "stage4_adversarial", 4, "Adversarial incidents",
             "Evasive variants (renamed binaries, chunked uploads, jittered beacons, stolen admin accounts, look-alike "
             "domains), instructions planted in event fields, decoys, and replays of plausible attacker-crafted incidents.",
-            decoys=(1, 4), evasive_share=0.6, injection_share=0.5, replay_share=0.25,
+            decoys=(1, 4), evasive_share=0.85, injection_share=0.5, replay_share=0.25,
         ),
     )
 }

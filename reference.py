@@ -1,0 +1,215 @@
+"""Render OpenSOC's reference documentation from the tables in code.
+
+``python -m opensoc.reference`` rewrites ``docs/verifier.md`` and the generated sections of
+``README.md`` (between ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->``);
+``--check`` exits 1 when either is stale. Nothing in these documents is written by hand:
+the rule, reward, plausibility, template and curriculum tables all come from the modules
+that enforce them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+from .attack import ATTACK_VERSION, TECHNIQUES
+from .generator import TEMPLATES, generate
+from .rubric import (
+    ATTACKER_EVASION,
+    ATTACKER_IMPLAUSIBLE,
+    ATTACKER_NOVELTY,
+    ATTACKER_SCHEMA_INVALID,
+    CITATION_BONUS,
+    DEFENDER_REWARD,
+    DEFENDER_REWARD_RANGE,
+    FORMAT_VIOLATION_BENIGN,
+    FORMAT_VIOLATION_MALICIOUS,
+)
+from .schema import EVENT_TYPES, TRIAGE_ACTIONS, IncidentParams, SubmitTriage
+from .tasks.registry import BENIGN_SHARE, TASKS
+from .verifier import ACTION_RANK, CRITICAL_ASSET_MODIFIER, PLAUSIBILITY_CODES, THRESHOLDS, VERDICT_RULES, compute_ground_truth
+
+ROOT = Path(__file__).resolve().parent
+LABEL_SAMPLE = 500  # seeds per stage for the measured label distribution
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:+g}"
+
+
+def action_space() -> str:
+    triage = SubmitTriage.model_json_schema()["properties"]
+    rows = [[f"`{name}`", prop.get("description", "")] for name, prop in triage.items()]
+    return "\n".join([
+        "A step sends exactly one of two actions, as JSON:",
+        "",
+        "- `{\"submit_triage\": {...}}` (defender):",
+        "",
+        _table(["field", "meaning"], rows),
+        "",
+        "  Actions, least to most severe: " + ", ".join(f"`{a}`" for a in sorted(TRIAGE_ACTIONS, key=ACTION_RANK.get)) + ".",
+        "",
+        "- `{\"craft_incident\": {...}}` (attacker): an incident with "
+        + ", ".join(f"`{k}`" for k in IncidentParams.model_fields) + f"; 1 to 64 events of the types "
+        + ", ".join(f"`{t}`" for t in EVENT_TYPES) + ". Its JSON Schema is `opensoc.schema.OpenSOCAction.model_json_schema()`.",
+    ])
+
+
+def defender_rewards() -> str:
+    rows = [[f"**{g}**"] + [f"{_fmt(DEFENDER_REWARD[(g, p)].reward)} ({DEFENDER_REWARD[(g, p)].outcome})" for p in TRIAGE_ACTIONS]
+            for g in TRIAGE_ACTIONS]
+    return "\n".join([
+        "Rows are the verifier's action, columns the defender's:",
+        "",
+        _table(["gold \\ predicted"] + [f"`{p}`" for p in TRIAGE_ACTIONS], rows),
+        "",
+        f"- Citation bonus: {_fmt(CITATION_BONUS)} when the action is correct and `cited_log_id` is one of the "
+        "verifier's triggering log ids (one id per triage; a list is a format violation).",
+        f"- Format violation (no valid `submit_triage`): {_fmt(FORMAT_VIOLATION_BENIGN)} on a benign incident; on a "
+        f"malicious one it scores as a dismiss ({_fmt(FORMAT_VIOLATION_MALICIOUS)}), so malformed output never beats an answer.",
+        f"- Range: [{DEFENDER_REWARD_RANGE[0]:g}, {DEFENDER_REWARD_RANGE[1]:g}].",
+    ])
+
+
+def attacker_rewards() -> str:
+    rows = [
+        ["incident fails schema validation", _fmt(ATTACKER_SCHEMA_INVALID)],
+        ["schema-valid but fails plausibility (gibberish)", _fmt(ATTACKER_IMPLAUSIBLE) + " (no novelty bonus)"],
+        ["plausible and the defender's action is wrong", _fmt(ATTACKER_EVASION) + " (the only way to earn it)"],
+        ["plausible and the defender's action is right", "+0"],
+        ["plausible and its structural signature is new in the run", _fmt(ATTACKER_NOVELTY) + " on top"],
+    ]
+    return "\n".join([
+        _table(["outcome", "reward"], rows),
+        "",
+        "The signature hashes the category, the event types with log2-bucketed counts, the rules fired and the "
+        "verdict; names, values and text are left out, so rewording an incident does not make it new.",
+    ])
+
+
+def verdict_rules() -> str:
+    rows = [[f"`{r.rule_id}`", r.category or "(context)", f"`{r.action}`", ", ".join(r.technique_ids) or "-", r.condition]
+            for r in VERDICT_RULES]
+    name, text = CRITICAL_ASSET_MODIFIER
+    return "\n".join([
+        "The verdict is the most severe action among the malicious rules that fire "
+        "(`escalate` > `quarantine_host` > `block_ip` > `monitor`); if none fires it is `dismiss`, and the context "
+        "rules name the evidence that explains the activity. Only structured event fields and the asset inventory "
+        "are read.",
+        "",
+        _table(["rule", "category", "action", "ATT&CK", "condition"], rows),
+        "",
+        f"Modifier `{name}`: {text}.",
+    ])
+
+
+def thresholds() -> str:
+    return _table(["name", "value", "meaning"], [[f"`{k}`", f"{v:g}", m] for k, (v, m) in THRESHOLDS.items()])
+
+
+def plausibility() -> str:
+    return _table(["code", "rejects"], [[f"`{c}`", d] for c, d in PLAUSIBILITY_CODES.items()])
+
+
+def templates() -> str:
+    rows = [[t.category, f"`{t.name}`", f"`{t.expected_action}`", "yes" if t.single_event else "", "yes" if t.evasive else ""]
+            for t in sorted(TEMPLATES, key=lambda t: (t.category, t.name))]
+    return _table(["category", "template", "verdict", "stage 1", "evasive"], rows)
+
+
+def curriculum() -> str:
+    rows = []
+    for spec in TASKS.values():
+        counts = Counter(compute_ground_truth(generate(spec.name, s)).action for s in range(LABEL_SAMPLE))
+        dist = ", ".join(f"{a} {counts[a] / LABEL_SAMPLE:.0%}" for a in TRIAGE_ACTIONS if counts[a])
+        rows.append([f"`{spec.name}`", spec.title, spec.description, dist])
+    return "\n".join([
+        f"Benign look-alikes are drawn with probability {BENIGN_SHARE:g}; the malicious actions a stage offers share "
+        f"the rest equally. Label distribution measured on seeds 0–{LABEL_SAMPLE - 1}:",
+        "",
+        _table(["task", "stage", "what it draws", "label distribution"], rows),
+    ])
+
+
+def attack_table() -> str:
+    rows = [[f"`{tid}`", name, ", ".join(tactics)] for tid, (name, tactics) in TECHNIQUES.items()]
+    return "\n".join([
+        f"Technique ids are checked offline against MITRE ATT&CK® Enterprise v{ATTACK_VERSION} "
+        "(© The MITRE Corporation, used under the ATT&CK Terms of Use):",
+        "",
+        _table(["id", "name", "tactics"], rows),
+    ])
+
+
+def verifier_doc() -> str:
+    return "\n".join([
+        "# OpenSOC verifier reference",
+        "",
+        "_Generated by `python -m opensoc.reference` from `verifier.py`, `rubric.py`, `generator.py` and "
+        "`tasks/registry.py`; do not edit by hand._",
+        "",
+        "## Verdict rules", "", verdict_rules(), "",
+        "## Thresholds", "", thresholds(), "",
+        "## Plausibility codes", "",
+        "An attacker's incident earns reward only when it passes every check below.", "", plausibility(), "",
+        "## Defender reward", "", defender_rewards(), "",
+        "## Attacker reward", "", attacker_rewards(), "",
+        "## Incident templates", "", templates(), "",
+        "## Curriculum", "", curriculum(), "",
+        "## ATT&CK techniques", "", attack_table(), "",
+    ])
+
+
+README_SECTIONS = {
+    "action-space": action_space,
+    "defender-reward": defender_rewards,
+    "attacker-reward": attacker_rewards,
+    "verdict-rules": verdict_rules,
+    "curriculum": curriculum,
+}
+
+
+def render_readme(text: str) -> str:
+    """``text`` with every generated section re-rendered."""
+    for name, render in README_SECTIONS.items():
+        pattern = re.compile(rf"(<!-- BEGIN GENERATED: {name} -->\n).*?(<!-- END GENERATED: {name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"README.md lacks the generated section {name!r}")
+        body = render() + "\n"
+        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return text
+
+
+def outputs() -> dict[Path, str]:
+    readme = ROOT / "README.md"
+    return {ROOT / "docs" / "verifier.md": verifier_doc(), readme: render_readme(readme.read_text(encoding="utf-8"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m opensoc.reference", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a generated document is stale")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, content in outputs().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current != content:
+            stale.append(path)
+            if not args.check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content, encoding="utf-8")
+    for path in stale:
+        print(f"{'stale' if args.check else 'wrote'}: {path.relative_to(ROOT)}")
+    return 1 if (args.check and stale) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

