@@ -12,3 +12,54 @@ from opensoc.generator import generate_from_template
 def incident():
     """Factory: a template's incident as a mutable dict."""
     return lambda template, seed=0: as_dict(generate_from_template(template, seed))
+
+
+# ----------------------------------------------------------------- a live server
+
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import httpx  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Poll /health until the server answers (or fail with its output)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)  # readiness polling, not synchronisation: the loop exits on the health answer
+    raise RuntimeError("server did not become healthy in time")
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """``python server.py`` on a free loopback port, as the README runs it."""
+    port = free_port()
+    env = dict(os.environ, PORT=str(port), HOST="127.0.0.1", LOG_LEVEL="warning")
+    proc = subprocess.Popen([sys.executable, "server.py"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

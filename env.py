@@ -1,0 +1,362 @@
+"""OpenSOCEnv: the one episode state machine behind every transport.
+
+Phases::
+
+    defender_only:  reset ─▶ awaiting_defender ─submit_triage▶ done
+    self_play:      reset ─▶ awaiting_attacker ─craft_incident▶ awaiting_defender ─submit_triage▶ done
+    attacker_only:  reset ─▶ awaiting_attacker ─craft_incident▶ (built-in defender answers) done
+
+Request-level mistakes (an action that is neither role's, the wrong role's action, a step
+after the end, an unknown task) raise ``EpisodeError`` and leave the episode untouched.
+A well-formed action whose triage or incident fails the schema is the policy's mistake:
+it is scored (format violation, schema failure) and the observation lists each bad field.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydantic import ValidationError
+
+from .alerting import materialize_alert
+from .defenders import DEFENDER_POLICIES
+from .generator import generate, seed_material
+from .inventory import INVENTORY
+from .models import (
+    MODES,
+    AttackerBrief,
+    FieldError,
+    Grade,
+    OpenSOCObservation,
+    OpenSOCState,
+    RewardBreakdown,
+    Verdict,
+)
+from .prompting import attacker_prompt, defender_prompt
+from .rubric import (
+    ATTACKER_REWARD_RANGE,
+    DEFENDER_REWARD_RANGE,
+    AttackerScore,
+    DefenderScore,
+    normalized,
+    score_incident,
+    score_triage,
+)
+from .schema import Alert, IncidentParams, OpenSOCAction, SubmitTriage
+from .tasks.registry import UnknownTaskError, get_task, task_names
+from .verifier import GroundTruth, PlausibilityReport, check_plausibility, compute_ground_truth
+
+DEFAULT_TASK = "stage1_basic"
+DEFAULT_MODE = "defender_only"
+DEFAULT_SEED = 0
+DEFAULT_DEFENDER_POLICY = "heuristic"
+REPLAY_POOL_SIZE = 512
+MAX_FIELD_ERRORS = 50
+ACTION_NAMES = ("craft_incident", "submit_triage")
+
+
+class EpisodeError(Exception):
+    """A request the episode cannot take; ``code`` is stable, ``field`` names the culprit when there is one."""
+
+    code = "EPISODE_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None, expected: Any = None):
+        super().__init__(message)
+        self.message, self.field, self.expected = message, field, expected
+
+
+class InvalidParameterError(EpisodeError):
+    code = "INVALID_PARAMETER"
+
+
+class InvalidActionError(EpisodeError):
+    code = "INVALID_ACTION"
+
+
+class WrongTurnError(EpisodeError):
+    code = "WRONG_TURN"
+
+
+class EpisodeOverError(EpisodeError):
+    code = "EPISODE_OVER"
+
+
+class NoEpisodeError(EpisodeError):
+    code = "NO_EPISODE"
+
+
+class NotGradableError(EpisodeError):
+    code = "NOT_GRADABLE"
+
+
+@dataclass
+class AttackerRun:
+    """What a run of attacker episodes shares: credited signatures and the stage-4 replay pool."""
+
+    seen_signatures: set[str] = field(default_factory=set)
+    replay_pool: deque[IncidentParams] = field(default_factory=lambda: deque(maxlen=REPLAY_POOL_SIZE))
+
+    def record(self, params: IncidentParams, score: AttackerScore) -> None:
+        if score.signature is not None:
+            self.seen_signatures.add(score.signature)
+            self.replay_pool.append(params)
+
+
+@dataclass
+class _Episode:
+    episode_id: str
+    task: str
+    mode: str
+    seed: int
+    defender_policy: str
+    phase: str
+    step_count: int = 0
+    target_category: str | None = None
+    incident: IncidentParams | None = None
+    truth: GroundTruth | None = None
+    plausibility: PlausibilityReport | None = None
+    alert: Alert | None = None
+    triage: SubmitTriage | None = None
+    defender: DefenderScore | None = None
+    attacker: AttackerScore | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    last_reward: float | None = None
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    return [FieldError(loc=".".join(str(p) for p in e["loc"]) or "(root)", msg=e["msg"][:300], type=e["type"])
+            for e in exc.errors()[:MAX_FIELD_ERRORS]]
+
+
+@cache
+def _event_schema() -> dict:
+    return IncidentParams.model_json_schema()
+
+
+@cache
+def _inventory_summary() -> str:
+    hosts = "; ".join(f"{h.name} {h.ip} {h.role}" + (f" owner={h.owner}" if h.owner else "") for h in INVENTORY.hosts)
+    users = "; ".join(f"{u.name} [{', '.join(u.groups) or '-'}]" for u in INVENTORY.users)
+    services = "; ".join(f"{s.name} {s.domain} {s.ip}" for s in INVENTORY.services)
+    return f"Hosts: {hosts}\nUsers: {users}\nKnown-good services: {services}"
+
+
+def _check_choice(name: str, value: Any, valid: tuple[str, ...] | list[str]) -> str:
+    if value not in valid:
+        raise InvalidParameterError(f"unknown {name} {value!r}; expected one of: {', '.join(valid)}", field=name,
+                                    expected=list(valid))
+    return value
+
+
+class OpenSOCEnv:
+    """One episode at a time; ``reset`` starts the next. Safe to run many instances side by side."""
+
+    SUPPORTS_CONCURRENT_SESSIONS = True
+
+    def __init__(self, run: AttackerRun | None = None):
+        self.run = run if run is not None else AttackerRun()
+        self._ep: _Episode | None = None
+
+    # ------------------------------------------------------------------ reset
+
+    def reset(
+        self,
+        task: str | None = None,
+        mode: str | None = None,
+        seed: int | None = None,
+        episode_id: str | None = None,
+        defender_policy: str | None = None,
+        use_replay_pool: bool = False,
+    ) -> OpenSOCObservation:
+        """Start an episode. Defaults: task ``stage1_basic``, mode ``defender_only``, seed 0.
+
+        ``use_replay_pool`` lets stage-4 draw plausible attacker incidents recorded by this
+        run; it is off by default so that (task, seed) always names the same incident.
+        """
+        task = task if task is not None else DEFAULT_TASK
+        try:
+            spec = get_task(task)
+        except UnknownTaskError as exc:
+            raise InvalidParameterError(str(exc), field="task", expected=task_names()) from None
+        mode = _check_choice("mode", mode if mode is not None else DEFAULT_MODE, MODES)
+        policy = _check_choice("defender_policy", defender_policy or DEFAULT_DEFENDER_POLICY, tuple(DEFENDER_POLICIES))
+        seed = DEFAULT_SEED if seed is None else seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}", field="seed")
+        if episode_id is not None and (not isinstance(episode_id, str) or not 0 < len(episode_id) <= 255):
+            raise InvalidParameterError("episode_id must be a string of 1 to 255 characters", field="episode_id")
+        ep = _Episode(
+            episode_id=episode_id or str(uuid.uuid4()),
+            task=task, mode=mode, seed=seed, defender_policy=policy,
+            phase="awaiting_defender" if mode == "defender_only" else "awaiting_attacker",
+        )
+        if mode == "defender_only":
+            pool = tuple(self.run.replay_pool) if use_replay_pool else ()
+            self._materialize(ep, generate(task, seed, pool))
+        else:
+            rng = random.Random(seed_material(f"{task}/brief", seed))
+            ep.target_category = rng.choice(spec.categories)
+        self._ep = ep
+        return self._observe()
+
+    # ------------------------------------------------------------------- step
+
+    def step(self, action: Mapping[str, Any] | OpenSOCAction) -> OpenSOCObservation:
+        """Apply one role's action. Raises ``EpisodeError`` for requests the episode cannot take."""
+        ep = self._require_episode()
+        name, content = self._unwrap(action)
+        if ep.phase == "done":
+            raise EpisodeOverError("the episode is over; call reset to start another")
+        expected = "craft_incident" if ep.phase == "awaiting_attacker" else "submit_triage"
+        if name != expected:
+            role = "attacker" if expected == "craft_incident" else "defender"
+            raise WrongTurnError(f"it is the {role}'s turn: send {expected}, not {name}", field=name, expected=expected)
+        ep.step_count += 1
+        ep.errors = []
+        if name == "craft_incident":
+            self._on_craft(ep, content)
+        else:
+            self._on_triage(ep, content)
+        return self._observe()
+
+    def _unwrap(self, action: Mapping[str, Any] | OpenSOCAction) -> tuple[str, Any]:
+        if isinstance(action, OpenSOCAction):
+            content = action.craft_incident if action.craft_incident is not None else action.submit_triage
+            return action.name, content
+        if not isinstance(action, Mapping):
+            raise InvalidActionError("an action is a JSON object holding craft_incident or submit_triage", field="action")
+        unknown = [k for k in action if k not in ACTION_NAMES]
+        if unknown:
+            raise InvalidActionError(f"unknown action field {unknown[0]!r}; expected craft_incident or submit_triage",
+                                     field=str(unknown[0])[:64], expected=list(ACTION_NAMES))
+        present = [k for k in ACTION_NAMES if action.get(k) is not None]
+        if len(present) != 1:
+            raise InvalidActionError("an action holds exactly one of craft_incident or submit_triage", field="action",
+                                     expected=list(ACTION_NAMES))
+        return present[0], action[present[0]]
+
+    def _on_craft(self, ep: _Episode, content: Any) -> None:
+        try:
+            params = content if isinstance(content, IncidentParams) else IncidentParams.model_validate(content)
+        except ValidationError as exc:
+            ep.errors = _field_errors(exc)
+            ep.attacker = score_incident(None, None)
+            self._finish(ep, ep.attacker.reward)
+            return
+        self._materialize(ep, params)
+        ep.plausibility = check_plausibility(params, ep.truth)
+        if ep.mode == "self_play":
+            ep.phase = "awaiting_defender"
+            ep.last_reward = 0.0  # the attacker is paid once the defender has answered
+            return
+        ep.triage = DEFENDER_POLICIES[ep.defender_policy](ep.alert)
+        ep.defender = score_triage(ep.truth, ep.triage)
+        self._score_attacker(ep)
+        self._finish(ep, ep.attacker.reward)
+
+    def _on_triage(self, ep: _Episode, content: Any) -> None:
+        try:
+            ep.triage = content if isinstance(content, SubmitTriage) else SubmitTriage.model_validate(content)
+        except ValidationError as exc:
+            ep.errors = _field_errors(exc)
+            ep.triage = None
+        ep.defender = score_triage(ep.truth, ep.triage)
+        if ep.mode == "self_play":
+            self._score_attacker(ep)
+        self._finish(ep, ep.defender.reward)
+
+    def _score_attacker(self, ep: _Episode) -> None:
+        ep.attacker = score_incident(ep.incident, ep.triage.action if ep.triage else None, self.run.seen_signatures,
+                                     truth=ep.truth, plausibility=ep.plausibility)
+        self.run.record(ep.incident, ep.attacker)
+
+    def _materialize(self, ep: _Episode, params: IncidentParams) -> None:
+        ep.incident = params
+        ep.truth = compute_ground_truth(params)
+        ep.alert = materialize_alert(params)
+
+    @staticmethod
+    def _finish(ep: _Episode, reward: float) -> None:
+        ep.phase = "done"
+        ep.last_reward = reward
+
+    # ------------------------------------------------------------- inspection
+
+    def _require_episode(self) -> _Episode:
+        if self._ep is None:
+            raise NoEpisodeError("no episode yet; call reset first")
+        return self._ep
+
+    @property
+    def state(self) -> OpenSOCState:
+        ep = self._ep
+        if ep is None:
+            return OpenSOCState()
+        return OpenSOCState(episode_id=ep.episode_id, step_count=ep.step_count, task=ep.task, mode=ep.mode, seed=ep.seed,
+                            phase=ep.phase, role=self._role(ep), done=ep.phase == "done")
+
+    @property
+    def done(self) -> bool:
+        return self._ep is not None and self._ep.phase == "done"
+
+    @staticmethod
+    def _role(ep: _Episode) -> str | None:
+        return {"awaiting_attacker": "attacker", "awaiting_defender": "defender"}.get(ep.phase)
+
+    def _verdict(self, ep: _Episode) -> Verdict | None:
+        if ep.phase != "done" or ep.truth is None:
+            return None
+        return Verdict(correct_action=ep.truth.action, malicious=ep.truth.malicious,
+                       triggering_log_ids=ep.truth.triggering_log_ids, deciding_rule_ids=ep.truth.deciding_rule_ids,
+                       defender_action=ep.triage.action if ep.triage else None, plausibility=ep.plausibility)
+
+    def _observe(self) -> OpenSOCObservation:
+        ep = self._require_episode()
+        role = self._role(ep)
+        done = ep.phase == "done"
+        brief = prompt = None
+        if role == "attacker":
+            spec = get_task(ep.task)
+            brief = AttackerBrief(target_category=ep.target_category, task=ep.task, stage=spec.stage,
+                                  inventory=INVENTORY.to_dict(), event_schema=_event_schema())
+            prompt = attacker_prompt(ep.target_category, ep.task, _inventory_summary())
+        elif role == "defender":
+            prompt = defender_prompt(ep.alert)
+        return OpenSOCObservation(
+            role=role, episode_id=ep.episode_id, task=ep.task, mode=ep.mode, seed=ep.seed,
+            prompt=prompt or "",
+            legal_actions=[] if done else ["craft_incident" if role == "attacker" else "submit_triage"],
+            alert=ep.alert if role != "attacker" else None,
+            brief=brief,
+            verdict=self._verdict(ep),
+            rewards=RewardBreakdown(defender=ep.defender, attacker=ep.attacker) if done else None,
+            errors=ep.errors,
+            done=done,
+            reward=ep.last_reward,
+        )
+
+    def grade(self) -> Grade:
+        """Scores of the finished episode; refuses before the defender (or built-in defender) has acted."""
+        ep = self._require_episode()
+        if ep.phase != "done":
+            raise NotGradableError("the episode is not finished: it is graded once the defender has acted",
+                                   field="episode_id")
+        d = ep.defender.reward if ep.defender else None
+        a = ep.attacker.reward if ep.attacker else None
+        d_norm = normalized(d, DEFENDER_REWARD_RANGE) if d is not None else None
+        a_norm = normalized(a, ATTACKER_REWARD_RANGE) if a is not None else None
+        return Grade(
+            episode_id=ep.episode_id, task=ep.task, mode=ep.mode,
+            score=(a_norm if ep.mode == "attacker_only" or d_norm is None else d_norm),
+            defender_reward=d, attacker_reward=a, defender_score=d_norm, attacker_score=a_norm,
+            rewards=RewardBreakdown(defender=ep.defender, attacker=ep.attacker), verdict=self._verdict(ep),
+        )
+
+    def close(self) -> None:
+        self._ep = None

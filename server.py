@@ -1,0 +1,27 @@
+"""Container entry point: builds the OpenSOC app and serves it on ${PORT:-8000}.
+
+``python server.py`` and the ``opensoc-server`` console script both start it; OpenEnv's
+docker tooling expects port 8000.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from opensoc.app_runtime import ServiceSettings, create_app
+
+app = create_app(ServiceSettings.from_env())
+
+
+def main() -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    port = int(os.environ.get("PORT", "8000"))
+    host = os.environ.get("HOST", "0.0.0.0")
+    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("LOG_LEVEL", "info").lower())
+
+
+if __name__ == "__main__":
+    main()
