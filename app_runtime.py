@@ -37,7 +37,7 @@ from .env import (
     OpenSOCEnv,
 )
 from .defenders import DEFENDER_POLICIES
-from .mcp import handle_jsonrpc
+from .mcp_tools import handle_jsonrpc
 from .models import MODES, OpenSOCObservation, OpenSOCState
 from .schema import OpenSOCAction
 from .tasks.registry import TASKS

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from pathlib import Path
 
-from opensoc.app_runtime import ServiceSettings, create_app
+# The repository root is the ``opensoc`` package itself (OpenEnv's layout). Run as a script,
+# Python would put that folder on sys.path and expose its modules (env, schema, models, ...)
+# as top-level names that shadow real packages; they must only be reached as ``opensoc.*``.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from opensoc.app_runtime import ServiceSettings, create_app  # noqa: E402
 
 app = create_app(ServiceSettings.from_env())
 

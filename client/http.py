@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
@@ -9,7 +10,8 @@ import httpx
 from ..models import Grade, OpenSOCState
 from .results import StepResult, http_error, parse_state
 
-DEFAULT_URL = "http://localhost:8000"
+# OPENSOC_URL points every client at another server without code changes.
+DEFAULT_URL = os.environ.get("OPENSOC_URL", "http://localhost:8000")
 
 
 def _action_body(action: Any) -> dict:

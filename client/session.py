@@ -37,7 +37,8 @@ class OpenSOCSession:
     """A synchronous WebSocket session: ``reset``/``step``/``state`` over one connection."""
 
     def __init__(self, base_url: str = DEFAULT_URL, open_timeout: float = 10.0):
-        self._ws = sync_connect(ws_url(base_url), open_timeout=open_timeout, max_size=MAX_MESSAGE_BYTES)
+        self._connection = sync_connect(ws_url(base_url), open_timeout=open_timeout, max_size=MAX_MESSAGE_BYTES)
+        self._ws = self._connection.__enter__()
 
     def __enter__(self) -> OpenSOCSession:
         return self
@@ -65,7 +66,7 @@ class OpenSOCSession:
             self._ws.send(json.dumps({"type": "close"}))
         except Exception:  # noqa: BLE001 - already closed by the server
             pass
-        self._ws.close()
+        self._connection.__exit__(None, None, None)
 
 
 class AsyncOpenSOCSession:

@@ -1,0 +1,115 @@
+"""Compatibility proven with the real ``openenv`` library and the README's own commands, against ``python server.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from opensoc.generator import generate
+from opensoc.verifier import compute_ground_truth
+
+openenv = pytest.importorskip("openenv")
+from openenv.core.generic_client import GenericEnvClient  # noqa: E402
+
+
+def test_generic_env_client_reset_step_state(live_server):
+    truth = compute_ground_truth(generate("stage2_multi", 3))
+    with GenericEnvClient(base_url=live_server).sync() as env:
+        reset = env.reset(seed=3, episode_id="judge-ep-1", task="stage2_multi", mode="defender_only")
+        assert reset.done is False and reset.reward is None
+        assert reset.observation["role"] == "defender"
+        result = env.step({"submit_triage": {"action": truth.action, "cited_log_id": truth.triggering_log_ids[0],
+                                             "rationale": "openenv client"}})
+        assert result.done is True and result.reward == pytest.approx(1.1)
+        state = env.state()
+        assert state["episode_id"] == "judge-ep-1" and state["step_count"] == 1
+
+
+def test_generic_env_client_self_play_counts_steps(live_server):
+    craft = generate("stage2_multi", 11).model_dump(mode="json")
+    with GenericEnvClient(base_url=live_server).sync() as env:
+        env.reset(seed=0, episode_id="sp-1", task="stage2_multi", mode="self_play")
+        assert env.state()["step_count"] == 0
+        mid = env.step({"craft_incident": craft})
+        assert mid.done is False and mid.observation["role"] == "defender" and mid.reward == 0.0
+        end = env.step({"submit_triage": {"action": "dismiss", "cited_log_id": "L2-0", "rationale": "x"}})
+        assert end.done is True and isinstance(end.reward, float)
+        state = env.state()
+        assert (state["episode_id"], state["step_count"]) == ("sp-1", 2)
+
+
+def _openenv_cli() -> str:
+    path = shutil.which("openenv", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    assert path, "the openenv CLI comes with the dev extra"
+    return path
+
+
+def test_openenv_validate_url_passes_every_criterion(live_server):
+    proc = subprocess.run([_openenv_cli(), "validate", "--url", live_server, "--json"], capture_output=True, text=True,
+                          timeout=120)
+    report = json.loads(proc.stdout)
+    assert report["passed"] is True, report
+    assert report["summary"]["passed_count"] == report["summary"]["total_count"] == 6
+    assert all(c["passed"] for c in report["criteria"])
+
+
+def test_openenv_validate_manifest_static():
+    proc = subprocess.run([_openenv_cli(), "validate", "--level", "static", "--json", str(REPO)], capture_output=True,
+                          text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "pass"
+    assert report["manifest"]["reward"]["range"] == [-1.0, 1.2]
+
+
+def test_declared_reward_range_matches_the_rubric():
+    import yaml
+
+    from opensoc.rubric import ATTACKER_REWARD_RANGE, DEFENDER_REWARD_RANGE
+
+    manifest = yaml.safe_load((REPO / "openenv.yaml").read_text())
+    low, high = manifest["validation"]["reward"]["range"]
+    assert low == min(DEFENDER_REWARD_RANGE[0], ATTACKER_REWARD_RANGE[0])
+    assert high == max(DEFENDER_REWARD_RANGE[1], ATTACKER_REWARD_RANGE[1])
+    assert (manifest["spec_version"], manifest["runtime"], manifest["port"], manifest["type"]) == (1, "fastapi", 8000, "space")
+    assert manifest["app"] == "opensoc.server:app"
+
+
+def _readme_block(marker: str) -> str:
+    readme = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|python)\n(.*?)```", readme, re.S)
+    return next(b for b in blocks if marker in b)
+
+
+def test_readme_curl_commands_work_as_written(live_server):
+    commands = [line for line in _readme_block("curl -s http://localhost:8000/health").splitlines() if line.startswith("curl")]
+    assert len(commands) == 3
+    outputs = []
+    for command in commands:
+        proc = subprocess.run(["bash", "-c", command.replace("http://localhost:8000", live_server)], capture_output=True,
+                              text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(json.loads(proc.stdout))
+    assert outputs[0] == {"status": "healthy"}
+    assert outputs[1]["observation"]["alert"]["events"][0]["log_id"] == "L1-0"
+    assert outputs[2]["done"] is True and outputs[2]["observation"]["alert"] == outputs[1]["observation"]["alert"]
+
+
+def test_readme_client_snippets_work_as_written(live_server, monkeypatch):
+    snippet = _readme_block("c = OpenSOCClient()")
+    proc = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, OPENSOC_URL=live_server))
+    assert proc.returncode == 0, proc.stderr
+    reward, correct, score = proc.stdout.split()
+    assert correct == compute_ground_truth(generate("stage1_basic", 1)).action and 0 <= float(score) <= 1
+    generic = _readme_block("GenericEnvClient(base_url=").replace("http://localhost:8000", live_server)
+    proc = subprocess.run([sys.executable, "-c", generic], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "ep-1" in proc.stdout
