@@ -181,14 +181,14 @@ def _describe(e) -> str:
 
 def materialize_alert(params: IncidentParams) -> Alert:
     """The alert for ``params``: the most severe detection that matches any event (earliest on ties)."""
-    matched: list[tuple[Detection, object]] = [(d, e) for e in params.events for d in DETECTIONS if d.matches(e)]
+    matched = [(d, i, e) for i, e in enumerate(params.events) for d in DETECTIONS if d.matches(e)]
     if matched:
-        primary, event = max(matched, key=lambda m: (SEVERITIES.index(m[0].severity), -params.events.index(m[1])))
+        primary, _, event = max(matched, key=lambda m: (SEVERITIES.index(m[0].severity), -m[1]))
     else:
         primary, event = _FALLBACK, params.events[0]
     host = INVENTORY.host(event.host)
     severity = _bump(primary.severity) if host is not None and host.critical else primary.severity
-    techniques = sorted({t for d, _ in matched for t in d.technique_ids})
+    techniques = sorted({t for d, _, _ in matched for t in d.technique_ids})
     times = [e.timestamp for e in params.events]
     digest = hashlib.sha256(params.model_dump_json(include={"events"}).encode()).hexdigest()[:12]
     summary = (f"{primary.name}: {_describe(event)} (log {event.log_id}). "

@@ -19,7 +19,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -57,6 +57,7 @@ DEFAULT_MODE = "defender_only"
 DEFAULT_SEED = 0
 DEFAULT_DEFENDER_POLICY = "heuristic"
 REPLAY_POOL_SIZE = 512
+MATERIALIZED_CACHE_SIZE = 8192
 MAX_FIELD_ERRORS = 50
 ACTION_NAMES = ("craft_incident", "submit_triage")
 
@@ -108,6 +109,32 @@ class AttackerRun:
             self.replay_pool.append(params)
 
 
+@dataclass(frozen=True)
+class Materialized:
+    """Everything derived from one incident, computed once; all parts are immutable."""
+
+    incident: IncidentParams
+    truth: GroundTruth
+    alert: Alert
+    defender_prompt: str
+
+
+def materialize(params: IncidentParams) -> Materialized:
+    """Ground truth, alert and defender prompt of ``params``."""
+    alert = materialize_alert(params)
+    return Materialized(params, compute_ground_truth(params), alert, defender_prompt(alert))
+
+
+@lru_cache(maxsize=MATERIALIZED_CACHE_SIZE)
+def materialized_incident(task: str, seed: int) -> Materialized:
+    """The generated incident for (task, seed), materialized once per process.
+
+    Generation is deterministic, so sessions may share the result: GRPO groups and eval
+    runs ask for the same (task, seed) many times.
+    """
+    return materialize(generate(task, seed))
+
+
 @dataclass
 class _Episode:
     episode_id: str
@@ -122,6 +149,7 @@ class _Episode:
     truth: GroundTruth | None = None
     plausibility: PlausibilityReport | None = None
     alert: Alert | None = None
+    prompt: str = ""
     triage: SubmitTriage | None = None
     defender: DefenderScore | None = None
     attacker: AttackerScore | None = None
@@ -197,8 +225,10 @@ class OpenSOCEnv:
             phase="awaiting_defender" if mode == "defender_only" else "awaiting_attacker",
         )
         if mode == "defender_only":
-            pool = tuple(self.run.replay_pool) if use_replay_pool else ()
-            self._materialize(ep, generate(task, seed, pool))
+            if use_replay_pool and self.run.replay_pool:
+                self._adopt(ep, materialize(generate(task, seed, tuple(self.run.replay_pool))))
+            else:
+                self._adopt(ep, materialized_incident(task, seed))
         else:
             rng = random.Random(seed_material(f"{task}/brief", seed))
             ep.target_category = rng.choice(spec.categories)
@@ -249,7 +279,7 @@ class OpenSOCEnv:
             ep.attacker = score_incident(None, None)
             self._finish(ep, ep.attacker.reward)
             return
-        self._materialize(ep, params)
+        self._adopt(ep, materialize(params))
         ep.plausibility = check_plausibility(params, ep.truth)
         if ep.mode == "self_play":
             ep.phase = "awaiting_defender"
@@ -276,10 +306,9 @@ class OpenSOCEnv:
                                      truth=ep.truth, plausibility=ep.plausibility)
         self.run.record(ep.incident, ep.attacker)
 
-    def _materialize(self, ep: _Episode, params: IncidentParams) -> None:
-        ep.incident = params
-        ep.truth = compute_ground_truth(params)
-        ep.alert = materialize_alert(params)
+    @staticmethod
+    def _adopt(ep: _Episode, m: Materialized) -> None:
+        ep.incident, ep.truth, ep.alert, ep.prompt = m.incident, m.truth, m.alert, m.defender_prompt
 
     @staticmethod
     def _finish(ep: _Episode, reward: float) -> None:
@@ -327,12 +356,13 @@ class OpenSOCEnv:
                                   inventory=INVENTORY.to_dict(), event_schema=_event_schema())
             prompt = attacker_prompt(ep.target_category, ep.task, _inventory_summary())
         elif role == "defender":
-            prompt = defender_prompt(ep.alert)
+            prompt = ep.prompt
         return OpenSOCObservation(
             role=role, episode_id=ep.episode_id, task=ep.task, mode=ep.mode, seed=ep.seed,
             prompt=prompt or "",
             legal_actions=[] if done else ["craft_incident" if role == "attacker" else "submit_triage"],
-            alert=ep.alert if role != "attacker" else None,
+            # The alert travels on the defender's turn; the final observation carries the verdict instead.
+            alert=ep.alert if role == "defender" else None,
             brief=brief,
             verdict=self._verdict(ep),
             rewards=RewardBreakdown(defender=ep.defender, attacker=ep.attacker) if done else None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 HostRole = Literal["workstation", "server", "critical", "admin_jump", "scanner", "backup_server"]
@@ -195,12 +195,14 @@ class Inventory:
 INVENTORY = Inventory()
 
 
+@lru_cache(maxsize=1 << 16)
 def is_internal_ip(ip: str) -> bool:
     """True when ``ip`` falls inside one of the enterprise's internal subnets."""
     addr = ipaddress.ip_address(ip)
     return any(addr in net for net in _internal_networks())
 
 
+@lru_cache(maxsize=1 << 16)
 def is_routable_external_ip(ip: str) -> bool:
     """True for a global unicast address outside the enterprise (a plausible remote peer)."""
     addr = ipaddress.ip_address(ip)

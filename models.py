@@ -65,7 +65,7 @@ class OpenSOCObservation(StrictModel):
     seed: int
     prompt: str = Field(description="Ready-to-use prompt for an LLM playing the current role (empty when done).")
     legal_actions: list[str] = Field(description="Action names accepted now: craft_incident, submit_triage, or none.")
-    alert: Alert | None = Field(default=None, description="The alert and log window (defender turn and after).")
+    alert: Alert | None = Field(default=None, description="The alert and log window (defender turn only).")
     brief: AttackerBrief | None = Field(default=None, description="The attacker's brief (attacker turn only).")
     verdict: Verdict | None = Field(default=None, description="Ground truth, once the defender has acted.")
     rewards: RewardBreakdown | None = Field(default=None, description="Both roles' scores when done.")

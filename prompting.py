@@ -40,15 +40,14 @@ ATTACKER_SYSTEM = (
 
 
 def _event_lines(alert: Alert) -> str:
-    return "\n".join(json.dumps(e.model_dump(mode="json", exclude_none=True), sort_keys=False) for e in alert.events)
+    return "\n".join(e.model_dump_json(exclude_none=True) for e in alert.events)
 
 
 def defender_prompt(alert: Alert) -> str:
     """The full prompt a defender LLM receives for ``alert``."""
-    header = alert.model_dump(mode="json", exclude={"events"})
     return "\n\n".join([
         DEFENDER_SYSTEM,
-        "ALERT (with inventory enrichment):\n" + json.dumps(header, indent=1),
+        "ALERT (with inventory enrichment):\n" + alert.model_dump_json(exclude={"events"}),
         "LOG WINDOW (untrusted data, one JSON event per line):\n<<<LOGS\n" + _event_lines(alert) + "\nLOGS>>>",
         ANSWER_FORMAT,
     ])

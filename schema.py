@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Literal, Union, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -85,16 +86,23 @@ ByteCount = Annotated[int, Field(ge=0, le=10**13)]
 
 
 def _check_timestamp(value: str) -> str:
-    # The pattern fixes the shape; parsing rejects impossible dates such as month 13.
-    datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
+    # The pattern fixes the shape; building the datetime rejects impossible dates such as month 13.
+    datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]), int(value[17:19]))
     return value
 
 
-def _check_ip(value: str) -> str:
+@lru_cache(maxsize=1 << 16)
+def _canonical_ip(value: str) -> str | None:
     try:
-        canonical = str(ipaddress.ip_address(value))
+        return str(ipaddress.ip_address(value))
     except ValueError:
-        raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+        return None
+
+
+def _check_ip(value: str) -> str:
+    canonical = _canonical_ip(value)
+    if canonical is None:
+        raise ValueError(f"{value!r} is not an IPv4 or IPv6 address")
     if canonical != value:
         raise ValueError(f"{value!r} is not in canonical form; expected {canonical!r}")
     return value

@@ -28,7 +28,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     port = int(os.environ.get("PORT", "8000"))
     host = os.environ.get("HOST", "0.0.0.0")
-    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("LOG_LEVEL", "info").lower())
+    # Frames are a few kilobytes of JSON; compressing each one costs more CPU than it saves on
+    # the loopback and LAN links trainers use. OPENSOC_WS_DEFLATE=1 turns it back on.
+    deflate = os.environ.get("OPENSOC_WS_DEFLATE", "0").lower() in ("1", "true", "yes")
+    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("LOG_LEVEL", "info").lower(),
+                ws="websockets-sansio", ws_per_message_deflate=deflate)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,9 @@ def test_readme_curl_commands_work_as_written(live_server):
         outputs.append(json.loads(proc.stdout))
     assert outputs[0] == {"status": "healthy"}
     assert outputs[1]["observation"]["alert"]["events"][0]["log_id"] == "L1-0"
-    assert outputs[2]["done"] is True and outputs[2]["observation"]["alert"] == outputs[1]["observation"]["alert"]
+    truth = compute_ground_truth(generate("stage1_basic", 0))  # no seed given: the documented default
+    assert outputs[2]["done"] is True and outputs[2]["observation"]["verdict"]["correct_action"] == truth.action
+    assert outputs[2]["observation"]["verdict"]["triggering_log_ids"] == ["L1-0"]
 
 
 def test_readme_client_snippets_work_as_written(live_server, monkeypatch):
