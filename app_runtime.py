@@ -40,7 +40,7 @@ from .defenders import DEFENDER_POLICIES
 from .mcp_tools import handle_jsonrpc
 from .models import MODES, OpenSOCObservation, OpenSOCState
 from .schema import OpenSOCAction
-from .tasks.registry import TASKS
+from .tasks.registry import E1_TASKS, TASKS
 
 log = logging.getLogger("opensoc.service")
 
@@ -170,6 +170,8 @@ class ResetParams(BaseModel):
     mode: str | None = Field(default=None, max_length=32, description=f"defender_only, self_play or attacker_only; default {DEFAULT_MODE}.")
     defender_policy: str | None = Field(default=None, max_length=32, description=f"attacker_only's built-in defender; default {DEFAULT_DEFENDER_POLICY}.")
     use_replay_pool: bool = Field(default=False, description="Let stage 4 replay plausible attacker incidents of this server's run.")
+    split: str | None = Field(default=None, max_length=16, description="E1 tasks: train, dev, test or ood.")
+    scoring: str | None = Field(default=None, max_length=16, description="E1 tasks: default or compat.")
 
 
 _STEP_ENVELOPE_KEYS = {"action", "episode_id", "timeout_s", "request_id", "task", "mode", "seed"}
@@ -311,7 +313,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @app.get("/tasks", summary="The curriculum tasks, modes and defaults")
     async def tasks() -> dict:
         return {
-            "tasks": [{"name": s.name, "stage": s.stage, "title": s.title, "description": s.description} for s in TASKS.values()],
+            "tasks": [{"name": s.name, "stage": s.stage, "title": s.title, "description": s.description} for s in TASKS.values()]
+            + [{"name": s.name, "stage": None, "title": s.title, "description": s.description, "splits": list(s.splits),
+                "default_split": s.default_split, "scoring": ["default", "compat"]} for s in E1_TASKS.values()],
             "modes": list(MODES),
             "defender_policies": list(DEFENDER_POLICIES),
             "defaults": {"task": DEFAULT_TASK, "mode": DEFAULT_MODE, "seed": DEFAULT_SEED,
@@ -347,8 +351,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         else:  # the project's style: the body is the action itself
             action, ctx = body, query
         if not isinstance(action, dict):
-            raise RequestError("INVALID_ACTION", "action must be a JSON object holding craft_incident or submit_triage",
-                               field="action")
+            raise RequestError("INVALID_ACTION", "action must be a JSON object holding craft_incident, submit_triage "
+                               "or classify_flow", field="action")
         episode_id = ctx.pop("episode_id", None)
         if episode_id is not None:
             env = store.get(str(episode_id))

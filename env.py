@@ -14,6 +14,8 @@ it is scored (format violation, schema failure) and the observation lists each b
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import uuid
 from collections import deque
@@ -49,7 +51,11 @@ from .rubric import (
     score_triage,
 )
 from .schema import Alert, IncidentParams, OpenSOCAction, SubmitTriage
-from .tasks.registry import UnknownTaskError, get_task, task_names
+from .e1.loading import DATASET_SOURCES, E1Dataset, load_e1_dataset
+from .e1.scoring import SYSTEM_PROMPT as E1_SYSTEM_PROMPT
+from .e1.scoring import E1Score, reward_range, score_compat, score_default
+from .models import FlowQuestion, FlowVerdict
+from .tasks.registry import E1_TASKS, UnknownTaskError, all_task_names, get_task
 from .verifier import GroundTruth, PlausibilityReport, check_plausibility, compute_ground_truth
 
 DEFAULT_TASK = "stage1_basic"
@@ -59,7 +65,8 @@ DEFAULT_DEFENDER_POLICY = "heuristic"
 REPLAY_POOL_SIZE = 512
 MATERIALIZED_CACHE_SIZE = 8192
 MAX_FIELD_ERRORS = 50
-ACTION_NAMES = ("craft_incident", "submit_triage")
+ACTION_NAMES = ("craft_incident", "submit_triage", "classify_flow")
+E1_SCORING = ("default", "compat")
 
 
 class EpisodeError(Exception):
@@ -155,11 +162,28 @@ class _Episode:
     attacker: AttackerScore | None = None
     errors: list[FieldError] = field(default_factory=list)
     last_reward: float | None = None
+    flow: FlowQuestion | None = None  # E1 episodes only
+    flow_answer: str | None = None
+    e1: E1Score | None = None
 
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:
     return [FieldError(loc=".".join(str(p) for p in e["loc"]) or "(root)", msg=e["msg"][:300], type=e["type"])
             for e in exc.errors()[:MAX_FIELD_ERRORS]]
+
+
+@lru_cache(maxsize=16)
+def e1_dataset(dataset_file: str, dataset_source: str) -> E1Dataset:
+    """An E1 dataset, loaded once per process and source (the tier it used is logged once)."""
+    return load_e1_dataset(dataset_file, dataset_source)
+
+
+def _e1_source() -> str:
+    source = os.environ.get("E1_DATASET_SOURCE", "auto")
+    if source not in DATASET_SOURCES:
+        raise InvalidParameterError(f"E1_DATASET_SOURCE={source!r}; expected one of: {', '.join(DATASET_SOURCES)}",
+                                    field="dataset_source", expected=list(DATASET_SOURCES))
+    return source
 
 
 @cache
@@ -173,6 +197,19 @@ def _inventory_summary() -> str:
     users = "; ".join(f"{u.name} [{', '.join(u.groups) or '-'}]" for u in INVENTORY.users)
     services = "; ".join(f"{s.name} {s.domain} {s.ip}" for s in INVENTORY.services)
     return f"Hosts: {hosts}\nUsers: {users}\nKnown-good services: {services}"
+
+
+def _check_seed(seed: Any) -> int:
+    seed = DEFAULT_SEED if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}", field="seed")
+    return seed
+
+
+def _check_episode_id(episode_id: Any) -> str | None:
+    if episode_id is not None and (not isinstance(episode_id, str) or not 0 < len(episode_id) <= 255):
+        raise InvalidParameterError("episode_id must be a string of 1 to 255 characters", field="episode_id")
+    return episode_id
 
 
 def _check_choice(name: str, value: Any, valid: tuple[str, ...] | list[str]) -> str:
@@ -201,24 +238,30 @@ class OpenSOCEnv:
         episode_id: str | None = None,
         defender_policy: str | None = None,
         use_replay_pool: bool = False,
+        split: str | None = None,
+        scoring: str | None = None,
     ) -> OpenSOCObservation:
         """Start an episode. Defaults: task ``stage1_basic``, mode ``defender_only``, seed 0.
 
         ``use_replay_pool`` lets stage-4 draw plausible attacker incidents recorded by this
         run; it is off by default so that (task, seed) always names the same incident.
+        E1 tasks take ``split`` (their default split otherwise) and ``scoring`` (``default``
+        or ``compat``); the flow shown is row ``seed mod len(split)``.
         """
         task = task if task is not None else DEFAULT_TASK
+        if task in E1_TASKS:
+            return self._reset_e1(task, mode, seed, episode_id, split, scoring)
+        if split is not None or scoring is not None:
+            name = "split" if split is not None else "scoring"
+            raise InvalidParameterError(f"{name} applies to the E1 tasks only", field=name)
         try:
             spec = get_task(task)
-        except UnknownTaskError as exc:
-            raise InvalidParameterError(str(exc), field="task", expected=task_names()) from None
+        except UnknownTaskError:
+            raise InvalidParameterError(f"unknown task {task!r}; expected one of: {', '.join(all_task_names())}",
+                                        field="task", expected=all_task_names()) from None
         mode = _check_choice("mode", mode if mode is not None else DEFAULT_MODE, MODES)
         policy = _check_choice("defender_policy", defender_policy or DEFAULT_DEFENDER_POLICY, tuple(DEFENDER_POLICIES))
-        seed = DEFAULT_SEED if seed is None else seed
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}", field="seed")
-        if episode_id is not None and (not isinstance(episode_id, str) or not 0 < len(episode_id) <= 255):
-            raise InvalidParameterError("episode_id must be a string of 1 to 255 characters", field="episode_id")
+        seed, episode_id = _check_seed(seed), _check_episode_id(episode_id)
         ep = _Episode(
             episode_id=episode_id or str(uuid.uuid4()),
             task=task, mode=mode, seed=seed, defender_policy=policy,
@@ -235,6 +278,30 @@ class OpenSOCEnv:
         self._ep = ep
         return self._observe()
 
+    def _reset_e1(self, task: str, mode: str | None, seed: int | None, episode_id: str | None,
+                  split: str | None, scoring: str | None) -> OpenSOCObservation:
+        spec = E1_TASKS[task]
+        if mode not in (None, "defender_only"):
+            raise InvalidParameterError("E1 tasks have a single role: mode must be defender_only", field="mode",
+                                        expected=["defender_only"])
+        split = _check_choice("split", split or spec.default_split, spec.splits)
+        scoring = _check_choice("scoring", scoring or "default", E1_SCORING)
+        seed, episode_id = _check_seed(seed), _check_episode_id(episode_id)
+        dataset = e1_dataset(spec.dataset_file, _e1_source())
+        rows = [r for r in dataset.rows if r["meta"].get("split") == split]
+        if not rows:
+            raise InvalidParameterError(f"the {dataset.tier} {spec.dataset_file} has no {split!r} rows", field="split")
+        index = seed % len(rows)
+        row = rows[index]
+        ep = _Episode(episode_id=episode_id or str(uuid.uuid4()), task=task, mode="defender_only", seed=seed,
+                      defender_policy=DEFAULT_DEFENDER_POLICY, phase="awaiting_defender")
+        ep.flow = FlowQuestion(question=row["question"], dataset=spec.dataset_file, split=split, index=index,
+                               tier=dataset.tier, scoring=scoring)
+        ep.flow_answer = row["answer"]
+        ep.prompt = E1_SYSTEM_PROMPT + "\n\n" + row["question"]
+        self._ep = ep
+        return self._observe()
+
     # ------------------------------------------------------------------- step
 
     def step(self, action: Mapping[str, Any] | OpenSOCAction) -> OpenSOCObservation:
@@ -243,7 +310,8 @@ class OpenSOCEnv:
         name, content = self._unwrap(action)
         if ep.phase == "done":
             raise EpisodeOverError("the episode is over; call reset to start another")
-        expected = "craft_incident" if ep.phase == "awaiting_attacker" else "submit_triage"
+        expected = ("craft_incident" if ep.phase == "awaiting_attacker"
+                    else "classify_flow" if ep.flow is not None else "submit_triage")
         if name != expected:
             role = "attacker" if expected == "craft_incident" else "defender"
             raise WrongTurnError(f"it is the {role}'s turn: send {expected}, not {name}", field=name, expected=expected)
@@ -251,23 +319,25 @@ class OpenSOCEnv:
         ep.errors = []
         if name == "craft_incident":
             self._on_craft(ep, content)
+        elif name == "classify_flow":
+            self._on_classify(ep, content)
         else:
             self._on_triage(ep, content)
         return self._observe()
 
     def _unwrap(self, action: Mapping[str, Any] | OpenSOCAction) -> tuple[str, Any]:
         if isinstance(action, OpenSOCAction):
-            content = action.craft_incident if action.craft_incident is not None else action.submit_triage
-            return action.name, content
+            return action.name, getattr(action, action.name)
         if not isinstance(action, Mapping):
-            raise InvalidActionError("an action is a JSON object holding craft_incident or submit_triage", field="action")
+            raise InvalidActionError("an action is a JSON object holding craft_incident, submit_triage or classify_flow",
+                                     field="action")
         unknown = [k for k in action if k not in ACTION_NAMES]
         if unknown:
-            raise InvalidActionError(f"unknown action field {unknown[0]!r}; expected craft_incident or submit_triage",
+            raise InvalidActionError(f"unknown action field {unknown[0]!r}; expected one of: {', '.join(ACTION_NAMES)}",
                                      field=str(unknown[0])[:64], expected=list(ACTION_NAMES))
         present = [k for k in ACTION_NAMES if action.get(k) is not None]
         if len(present) != 1:
-            raise InvalidActionError("an action holds exactly one of craft_incident or submit_triage", field="action",
+            raise InvalidActionError(f"an action holds exactly one of: {', '.join(ACTION_NAMES)}", field="action",
                                      expected=list(ACTION_NAMES))
         return present[0], action[present[0]]
 
@@ -300,6 +370,21 @@ class OpenSOCEnv:
         if ep.mode == "self_play":
             self._score_attacker(ep)
         self._finish(ep, ep.defender.reward)
+
+    def _on_classify(self, ep: _Episode, content: Any) -> None:
+        # A completion string is scored as the model wrote it; a structured answer goes through
+        # the same rubric, so both paths give one score for one answer.
+        if hasattr(content, "model_dump"):
+            content = content.model_dump()
+        if not isinstance(content, (str, dict)):
+            content = json.dumps(content)
+        if ep.flow.scoring == "compat":
+            ep.e1 = score_compat(content if isinstance(content, str) else json.dumps(content), ep.flow_answer)
+        else:
+            ep.e1 = score_default(content, ep.flow_answer)
+        if not ep.e1.format_ok and ep.e1.reason:
+            ep.errors = [FieldError(loc="classify_flow", msg=ep.e1.reason, type="format")]
+        self._finish(ep, ep.e1.reward)
 
     def _score_attacker(self, ep: _Episode) -> None:
         ep.attacker = score_incident(ep.incident, ep.triage.action if ep.triage else None, self.run.seen_signatures,
@@ -357,6 +442,16 @@ class OpenSOCEnv:
             prompt = attacker_prompt(ep.target_category, ep.task, _inventory_summary())
         elif role == "defender":
             prompt = ep.prompt
+        if ep.flow is not None:
+            return OpenSOCObservation(
+                role=role, episode_id=ep.episode_id, task=ep.task, mode=ep.mode, seed=ep.seed,
+                prompt="" if done else ep.prompt, legal_actions=[] if done else ["classify_flow"],
+                flow=ep.flow,
+                flow_verdict=FlowVerdict(answer=ep.flow_answer, predicted=ep.e1.predicted, correct=ep.e1.correct)
+                if done else None,
+                rewards=RewardBreakdown(e1=ep.e1) if done else None,
+                errors=ep.errors, done=done, reward=ep.last_reward,
+            )
         return OpenSOCObservation(
             role=role, episode_id=ep.episode_id, task=ep.task, mode=ep.mode, seed=ep.seed,
             prompt=prompt or "",
@@ -377,6 +472,13 @@ class OpenSOCEnv:
         if ep.phase != "done":
             raise NotGradableError("the episode is not finished: it is graded once the defender has acted",
                                    field="episode_id")
+        if ep.flow is not None:
+            r = ep.e1.reward
+            score = normalized(r, reward_range(ep.flow.scoring))
+            return Grade(episode_id=ep.episode_id, task=ep.task, mode=ep.mode, score=score, defender_reward=r,
+                         attacker_reward=None, defender_score=score, attacker_score=None,
+                         rewards=RewardBreakdown(e1=ep.e1), verdict=None,
+                         flow_verdict=FlowVerdict(answer=ep.flow_answer, predicted=ep.e1.predicted, correct=ep.e1.correct))
         d = ep.defender.reward if ep.defender else None
         a = ep.attacker.reward if ep.attacker else None
         d_norm = normalized(d, DEFENDER_REWARD_RANGE) if d is not None else None

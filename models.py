@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from .e1.scoring import E1Score
 from .rubric import AttackerScore, DefenderScore
 from .schema import Alert, StrictModel, TriageAction
 from .verifier import PlausibilityReport
@@ -50,9 +51,29 @@ class Verdict(StrictModel):
     plausibility: PlausibilityReport | None = Field(default=None, description="For attacker-crafted incidents.")
 
 
+class FlowQuestion(StrictModel):
+    """An E1 question as the classifier sees it: the flow's fields as text, and where it came from."""
+
+    question: str
+    dataset: str
+    split: str
+    index: int
+    tier: str = Field(description="Dataset tier actually used: local, hub or synthetic.")
+    scoring: Literal["default", "compat"]
+
+
+class FlowVerdict(StrictModel):
+    """The E1 answer key, revealed once the flow has been classified."""
+
+    answer: Literal["Benign", "Malicious"]
+    predicted: str | None
+    correct: bool
+
+
 class RewardBreakdown(StrictModel):
     defender: DefenderScore | None = None
     attacker: AttackerScore | None = None
+    e1: E1Score | None = None
 
 
 class OpenSOCObservation(StrictModel):
@@ -67,7 +88,9 @@ class OpenSOCObservation(StrictModel):
     legal_actions: list[str] = Field(description="Action names accepted now: craft_incident, submit_triage, or none.")
     alert: Alert | None = Field(default=None, description="The alert and log window (defender turn only).")
     brief: AttackerBrief | None = Field(default=None, description="The attacker's brief (attacker turn only).")
+    flow: FlowQuestion | None = Field(default=None, description="The E1 question (E1 tasks only).")
     verdict: Verdict | None = Field(default=None, description="Ground truth, once the defender has acted.")
+    flow_verdict: FlowVerdict | None = Field(default=None, description="The E1 answer key, once classified.")
     rewards: RewardBreakdown | None = Field(default=None, description="Both roles' scores when done.")
     errors: list[FieldError] = Field(default_factory=list, description="Invalid fields of the last action, if it was scored as invalid.")
     done: bool = False
@@ -93,10 +116,12 @@ class Grade(StrictModel):
     episode_id: str
     task: str
     mode: Mode
-    score: float = Field(description="The acting role's reward mapped onto [0, 1] (the defender's, or the attacker's in attacker_only).")
+    score: float = Field(description="The acting role's reward mapped onto [0, 1] (the defender's, the attacker's in "
+                                     "attacker_only, the classifier's on E1).")
     defender_reward: float | None
     attacker_reward: float | None
     defender_score: float | None = Field(description="Defender reward normalized to [0, 1].")
     attacker_score: float | None = Field(description="Attacker reward normalized to [0, 1].")
     rewards: RewardBreakdown
-    verdict: Verdict | None = Field(description="None only when the attacker's craft failed the schema (nothing to verify).")
+    verdict: Verdict | None = Field(description="None when there is no incident: an attacker craft that failed the schema, or E1.")
+    flow_verdict: FlowVerdict | None = None

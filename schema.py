@@ -411,18 +411,33 @@ class SubmitTriage(StrictModel):
     )
 
 
+E1Label = Literal["Benign", "Malicious", "Abstain"]
+MAX_COMPLETION = 16_000
+
+
+class ClassifyFlow(StrictModel):
+    """The E1 answer: a label for one network flow and the probability that it is right."""
+
+    label: E1Label = Field(description="Benign, Malicious, or Abstain when the evidence is insufficient.")
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = Field(description="Probability that the label is correct.")
+    rationale: Annotated[str, StringConstraints(max_length=MAX_RATIONALE)] = ""
+
+
 class OpenSOCAction(StrictModel):
-    """A step's action: exactly one of ``craft_incident`` (attacker) or ``submit_triage`` (defender)."""
+    """A step's action: exactly one of ``craft_incident`` (attacker), ``submit_triage`` (defender) or
+    ``classify_flow`` (E1; a ``ClassifyFlow`` object or the model's raw completion text)."""
 
     craft_incident: IncidentParams | None = None
     submit_triage: SubmitTriage | None = None
+    classify_flow: ClassifyFlow | Annotated[str, StringConstraints(max_length=MAX_COMPLETION)] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> OpenSOCAction:
-        if (self.craft_incident is None) == (self.submit_triage is None):
-            raise ValueError("an action holds exactly one of 'craft_incident' or 'submit_triage'")
+        given = [n for n in ("craft_incident", "submit_triage", "classify_flow") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("an action holds exactly one of 'craft_incident', 'submit_triage' or 'classify_flow'")
         return self
 
     @property
     def name(self) -> str:
-        return "craft_incident" if self.craft_incident is not None else "submit_triage"
+        return next(n for n in ("craft_incident", "submit_triage", "classify_flow") if getattr(self, n) is not None)

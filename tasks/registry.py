@@ -83,8 +83,39 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class E1TaskSpec:
+    """An E1 network-flow task: one dataset file, its splits, and the split a reset uses by default."""
+
+    name: str
+    title: str
+    description: str
+    dataset_file: str
+    splits: tuple[str, ...]
+    default_split: str
+
+
+E1_TASKS: dict[str, E1TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        E1TaskSpec("e1_iot23", "E1: IoT-23 flows", "Classify one IoT-23 Zeek flow as Benign, Malicious or Abstain.",
+                   "iot23-train-dev-test-v1.jsonl", ("train", "dev", "test"), "train"),
+        E1TaskSpec("e1_cic_ood", "E1: CIC-IDS-2017 (out of distribution)", "The same question on CIC-IDS-2017 flows.",
+                   "cic-ids-2017-ood-v1.jsonl", ("ood",), "ood"),
+        E1TaskSpec("e1_unsw_ood", "E1: UNSW-NB15 (out of distribution)", "The same question on UNSW-NB15 flows.",
+                   "unsw-nb15-ood-v1.jsonl", ("ood",), "ood"),
+    )
+}
+
+
 def task_names() -> list[str]:
+    """The incident-triage curriculum tasks."""
     return list(TASKS)
+
+
+def all_task_names() -> list[str]:
+    """Every task the service serves: the curriculum, then E1."""
+    return list(TASKS) + list(E1_TASKS)
 
 
 def get_task(name: str) -> TaskSpec:

@@ -106,7 +106,7 @@ def test_reset_rejects_bad_parameters(kwargs, field):
 def test_unknown_task_lists_the_valid_ones():
     with pytest.raises(InvalidParameterError) as exc:
         OpenSOCEnv().reset(task="nope")
-    assert "stage1_basic" in exc.value.message and exc.value.expected[-1] == "stage4_adversarial"
+    assert "stage1_basic" in exc.value.message and exc.value.expected[-1] == "e1_unsw_ood"
 
 
 def test_request_level_errors_leave_the_episode_untouched():

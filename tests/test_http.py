@@ -41,7 +41,8 @@ def test_health_metadata_tasks(client):
     meta = _ok(client.get("/metadata"))
     assert meta["name"] == "opensoc" and isinstance(meta["description"], str)
     tasks = _ok(client.get("/tasks"))
-    assert [t["name"] for t in tasks["tasks"]] == ["stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial"]
+    assert [t["name"] for t in tasks["tasks"]] == ["stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial",
+                                                  "e1_iot23", "e1_cic_ood", "e1_unsw_ood"]
     assert tasks["defaults"] == {"task": "stage1_basic", "mode": "defender_only", "seed": 0, "defender_policy": "heuristic"}
 
 
@@ -96,7 +97,8 @@ def test_self_play_over_http_needs_the_episode_id(client):
 
 def test_errors_name_the_problem(client):
     body = _err(client.post("/reset?task=stage9"), 422, "INVALID_PARAMETER", "task")
-    assert body["error"]["expected"] == ["stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial"]
+    assert body["error"]["expected"][:4] == ["stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial"]
+    assert "e1_iot23" in body["error"]["expected"]
     _err(client.post("/reset?mode=coop"), 422, "INVALID_PARAMETER", "mode")
     _err(client.post("/reset?seed=abc"), 422, "INVALID_PARAMETER", "seed")
     _err(client.post("/reset", json={"seed": -3}), 422, "INVALID_PARAMETER", "seed")

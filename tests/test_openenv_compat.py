@@ -66,18 +66,19 @@ def test_openenv_validate_manifest_static():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert report["verdict"] == "pass"
-    assert report["manifest"]["reward"]["range"] == [-1.0, 1.2]
+    assert report["manifest"]["reward"]["range"] == [-2.0, 1.8]
 
 
 def test_declared_reward_range_matches_the_rubric():
     import yaml
 
+    from opensoc.e1.scoring import reward_range
     from opensoc.rubric import ATTACKER_REWARD_RANGE, DEFENDER_REWARD_RANGE
 
+    ranges = [DEFENDER_REWARD_RANGE, ATTACKER_REWARD_RANGE, reward_range("default"), reward_range("compat")]
     manifest = yaml.safe_load((REPO / "openenv.yaml").read_text())
     low, high = manifest["validation"]["reward"]["range"]
-    assert low == min(DEFENDER_REWARD_RANGE[0], ATTACKER_REWARD_RANGE[0])
-    assert high == max(DEFENDER_REWARD_RANGE[1], ATTACKER_REWARD_RANGE[1])
+    assert (low, high) == (min(r[0] for r in ranges), max(r[1] for r in ranges))
     assert (manifest["spec_version"], manifest["runtime"], manifest["port"], manifest["type"]) == (1, "fastapi", 8000, "space")
     assert manifest["app"] == "opensoc.server:app"
 

@@ -1,0 +1,138 @@
+"""Tiered loading of E1 datasets: local files, then the Hugging Face Hub, then the synthetic tier.
+
+``load_e1_dataset`` never falls back silently: the tier it used and why are logged at
+WARNING level when it is not the local file, and written into every row's ``meta.tier``
+and ``meta.tier_reason``.
+
+- ``local``: ``dataset_name`` as a path, or under ``data_dir`` (``$E1_DATA_DIR``, default
+  ``~/.cache/opensoc/e1``), where ``opensoc data build-e1 --out`` puts it.
+- ``hub``: ``datasets.load_dataset($E1_HF_REPO, data_files=dataset_name)`` with ``$HF_TOKEN``
+  when set. ``E1_HF_REPO`` may also name a local dataset folder.
+- ``synthetic``: seeded flows from ``e1.synthetic``; the offline default of the service.
+- ``auto``: local, then hub (when ``E1_HF_REPO`` is set), then synthetic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .builder import CIC_FILE, IOT23_FILE, UNSW_FILE, assign_splits, to_row
+from .synthetic import synthetic_flows
+
+log = logging.getLogger("opensoc.e1")
+
+DatasetSource = Literal["auto", "local", "hub", "synthetic"]
+DATASET_SOURCES = ("auto", "local", "hub", "synthetic")
+KNOWN_FILES = (IOT23_FILE, CIC_FILE, UNSW_FILE)
+SYNTHETIC_ROWS = 600
+
+
+class E1DataError(RuntimeError):
+    """The requested tier cannot provide the dataset; the message says what was tried."""
+
+
+@dataclass(frozen=True)
+class E1Dataset:
+    name: str
+    rows: tuple[dict, ...]
+    tier: str
+    origin: str
+    reason: str
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("E1_DATA_DIR") or Path.home() / ".cache" / "opensoc" / "e1")
+
+
+def _local(name: str, data_dir: Path) -> Path | None:
+    for candidate in (Path(name), data_dir / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                row = json.loads(line)
+                if not isinstance(row, dict) or "question" not in row or "answer" not in row:
+                    raise E1DataError(f"{path}:{lineno}: not an E1 row ({{question, answer, meta}})")
+                rows.append(row)
+    return rows
+
+
+def _hub(name: str) -> tuple[list[dict], str]:
+    repo = os.environ.get("E1_HF_REPO")
+    if not repo:
+        raise E1DataError("E1_HF_REPO is not set")
+    try:
+        import datasets  # optional: pip install 'opensoc[hub]'
+    except ImportError:
+        raise E1DataError("the 'datasets' package is not installed (pip install 'opensoc[hub]')") from None
+    try:
+        ds = datasets.load_dataset(repo, data_files=name, split="train", token=os.environ.get("HF_TOKEN") or None)
+    except Exception as exc:  # noqa: BLE001 - any hub failure is reported, and auto moves to the next tier
+        raise E1DataError(f"could not load {name} from {repo}: {type(exc).__name__}: {exc}") from None
+    rows = []
+    for r in ds:
+        answer = r["answer"]
+        if isinstance(answer, (bool, int)):  # Hub exports may store the label as a ClassLabel integer
+            answer = "Malicious" if int(answer) == 1 else "Benign"
+        rows.append({"question": r["question"], "answer": answer, "meta": dict(r.get("meta") or {})})
+    return rows, repo
+
+
+def synthetic_rows(name: str, n: int = SYNTHETIC_ROWS, seed: int = 0) -> list[dict]:
+    """Rows shaped like ``name``'s: train/dev/test splits for the IoT-23 file, 'ood' for the others."""
+    import random
+
+    flows = synthetic_flows(n, seed)
+    splits = assign_splits(flows, random.Random(f"e1-synthetic-splits:{seed}")) if name == IOT23_FILE else ["ood"] * n
+    return [to_row(f, s) for f, s in zip(flows, splits)]
+
+
+def load_e1_dataset(dataset_name: str = IOT23_FILE, dataset_source: DatasetSource = "auto",
+                    max_examples: int | None = None, data_dir: Path | None = None, seed: int = 0) -> E1Dataset:
+    """The dataset ``dataset_name`` from the requested tier (``auto`` tries them in order)."""
+    if dataset_source not in DATASET_SOURCES:
+        raise ValueError(f"dataset_source {dataset_source!r}; expected one of: {', '.join(DATASET_SOURCES)}")
+    data_dir = data_dir or default_data_dir()
+    tried: list[str] = []
+    rows, tier, origin = None, "", ""
+    if dataset_source in ("auto", "local"):
+        path = _local(dataset_name, data_dir)
+        if path is not None:
+            rows, tier, origin = _read_jsonl(path), "local", str(path)
+        else:
+            tried.append(f"no local file {dataset_name} (looked in . and {data_dir})")
+            if dataset_source == "local":
+                raise E1DataError("; ".join(tried))
+    if rows is None and dataset_source in ("auto", "hub"):
+        if dataset_source == "auto" and not os.environ.get("E1_HF_REPO"):
+            tried.append("hub skipped: E1_HF_REPO is not set")
+        else:
+            try:
+                rows, origin = _hub(dataset_name)
+                tier = "hub"
+            except E1DataError as exc:
+                tried.append(f"hub: {exc}")
+                if dataset_source == "hub":
+                    raise E1DataError("; ".join(tried)) from None
+    if rows is None:
+        rows, tier, origin = synthetic_rows(dataset_name, max(max_examples or 0, SYNTHETIC_ROWS), seed), "synthetic", f"seed={seed}"
+    reason = "; ".join(tried) if tried else f"requested {dataset_source}"
+    if tier != "local":
+        log.warning("E1 dataset %s: using the %s tier (%s) because %s", dataset_name, tier.upper(), origin, reason)
+    else:
+        log.info("E1 dataset %s: local file %s", dataset_name, origin)
+    if max_examples is not None:
+        rows = rows[:max_examples]
+    stamped = tuple({**r, "meta": {**(r.get("meta") or {}), "tier": tier, "tier_reason": reason}} for r in rows)
+    return E1Dataset(dataset_name, stamped, tier, origin, reason)
