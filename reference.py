@@ -169,12 +169,59 @@ def verifier_doc() -> str:
     ])
 
 
+def e1_scoring() -> str:
+    import json as _json
+
+    from .e1.scoring import DEFAULT_COSTS, reward_range, score_compat, score_default
+
+    c = DEFAULT_COSTS
+    low, high = c.abstain_band()
+    cells = [[f"**{gold}**"] + [f"{_fmt(c.decision_value(pred, gold))}" for pred in ("Benign", "Malicious", "Abstain")]
+             for gold in ("Benign", "Malicious")]
+    examples = [
+        ("correct, confidence 0.9", _json.dumps({"label": "Malicious", "confidence": 0.9}), "Malicious"),
+        ("missed attack, confidence 0.9", _json.dumps({"label": "Benign", "confidence": 0.9}), "Malicious"),
+        ("false alarm, confidence 0.9", _json.dumps({"label": "Malicious", "confidence": 0.9}), "Benign"),
+        ("Abstain on an attack", _json.dumps({"label": "Abstain", "confidence": 0.5}), "Malicious"),
+        ("`confidence: true`", '{"label": "Malicious", "confidence": true}', "Malicious"),
+        ('`confidence: "0.9"`', '{"label": "Malicious", "confidence": "0.9"}', "Malicious"),
+        ("JSON in `<think>`, answer after it", '<think>{"label": "Benign"}</think>{"label": "Malicious", "confidence": 0.9}', "Malicious"),
+        ("two JSON objects", '{"label": "Malicious", "confidence": 0.9} {"label": "Benign", "confidence": 0.9}', "Malicious"),
+        ("lower-case label", '{"label": "malicious", "confidence": 0.9}', "Malicious"),
+    ]
+    rows = [[why, gold, f"{score_compat(text, gold).reward:+.3g}", f"{score_default(text, gold).reward:+.3g}"]
+            for why, text, gold in examples]
+    return "\n".join([
+        "**Compatibility mode** (`scoring=compat`) reproduces Security Verifiers' E1: "
+        "`R = 1.0·accuracy + 0.1·format + 0.2·(1 − |conf − correct|) + 0.5·cost`, cost +1 correct, −1 missed attack, "
+        f"0 otherwise, with their lenient parser; range {list(reward_range('compat'))}.",
+        "",
+        "**Default mode**: decision value (rows gold, columns answer) + "
+        f"{c.calibration_weight:g}·(1 − (conf − correct)²) + {c.format_weight:g} for a well-formed answer; range "
+        f"{list(reward_range('default'))}.",
+        "",
+        _table(["gold \\ answer", "Benign", "Malicious", "Abstain"], cells),
+        "",
+        f"- The Brier term is a proper scoring rule: reporting your real probability of being right maximises it. "
+        f"An Abstain earns the calibration credit of a 50/50 forecast ({0.75 * c.calibration_weight:g}).",
+        f"- With these costs Abstain has the highest expected decision value when P(Malicious) lies in "
+        f"({low:.3f}, {high:.3f}); below it answer Benign, above it Malicious. `E1Costs` sets FN, FP and Abstain values.",
+        "- Parsing is strict: exactly one JSON object in the final answer (after any `</think>`), no duplicate keys or "
+        "extra fields, a label among Benign/Malicious/Abstain (case and surrounding spaces ignored), and a confidence "
+        "that is a JSON number in [0, 1]. Anything else scores the row's worst answer "
+        f"({_fmt(-c.fn_cost)} on an attack, {_fmt(-c.fp_cost)} on benign traffic), so malformed output never pays.",
+        "",
+        _table(["output", "gold", "compat", "default"], rows),
+    ])
+
+
 README_SECTIONS = {
     "action-space": action_space,
     "defender-reward": defender_rewards,
     "attacker-reward": attacker_rewards,
     "verdict-rules": verdict_rules,
     "curriculum": curriculum,
+    "e1-scoring": e1_scoring,
 }
 
 

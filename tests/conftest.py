@@ -63,3 +63,16 @@ def live_server():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# ------------------------------------------------------------- the shared real samples
+
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` with the real IoT-23, UNSW-NB15 and CIC-IDS-2017 samples; skips when absent."""
+    if not (SHARED_DATA / "PROVENANCE.md").is_file():
+        pytest.skip("../shared/data (the real dataset samples) is not present")
+    return SHARED_DATA

@@ -1,0 +1,53 @@
+"""E1 as a verifiers SingleTurnEnv (the optional extra, installed with the dev extras)."""
+
+from __future__ import annotations
+
+import pytest
+
+vf = pytest.importorskip("verifiers")
+
+from opensoc.e1.builder import IOT23_FILE  # noqa: E402
+from opensoc.e1.scoring import SYSTEM_PROMPT, score_default  # noqa: E402
+from opensoc.e1.verifiers_env import load_environment  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path):
+    monkeypatch.delenv("E1_HF_REPO", raising=False)
+    monkeypatch.setenv("E1_DATA_DIR", str(tmp_path))
+
+
+def test_load_environment_honours_split_seed_and_eval_set():
+    env = load_environment(IOT23_FILE, dataset_source="synthetic", max_examples=50, split="train", seed=3)
+    assert isinstance(env, vf.SingleTurnEnv)
+    assert len(env.dataset) == 50 and {r["info"]["split"] for r in env.dataset} == {"train"}
+    assert {r["info"]["split"] for r in env.eval_dataset} <= {"dev", "test"} and len(env.eval_dataset) == 50
+    assert all(r["info"]["tier"] == "synthetic" for r in env.dataset)
+    assert env.system_prompt == SYSTEM_PROMPT
+    other = load_environment(IOT23_FILE, dataset_source="synthetic", max_examples=50, split="train", seed=4)
+    assert [r["question"] for r in env.dataset] != [r["question"] for r in other.dataset]
+
+
+def _reward_fn(env):
+    # verifiers wraps the environment's rubric in a RubricGroup beside its own monitor rubric.
+    rubrics = getattr(env.rubric, "rubrics", [env.rubric])
+    return next(r for r in rubrics if r.funcs and r.funcs[0].__name__ == "e1_reward").funcs[0]
+
+
+def test_rubric_is_opensocs():
+    env = load_environment(IOT23_FILE, dataset_source="synthetic", max_examples=5)
+    reward_fn = _reward_fn(env)
+    completion = [{"role": "assistant", "content": '<think>x</think>{"label": "Malicious", "confidence": 0.7}'}]
+    assert reward_fn(completion=completion, answer="Malicious") == score_default(completion[0]["content"], "Malicious").reward
+    assert env.parser.parse_answer(completion) == "Malicious"
+    assert env.parser.parse_answer([{"role": "assistant", "content": "no idea"}]) is None
+    compat = load_environment(IOT23_FILE, dataset_source="synthetic", max_examples=5, scoring="compat")
+    assert _reward_fn(compat)(completion=[{"role": "assistant", "content": '{"label":"Malicious","confidence":true}'}],
+                                  answer="Malicious") == pytest.approx(1.8)
+
+
+def test_unknown_arguments_are_rejected():
+    with pytest.raises(TypeError):
+        load_environment(IOT23_FILE, dataset_source="synthetic", reward_source="hybrid")
+    with pytest.raises(ValueError, match="split"):
+        load_environment(IOT23_FILE, dataset_source="synthetic", split="ood")
