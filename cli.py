@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     e1.add_argument("--seed", type=int, default=42)
     e1.add_argument("--iot23-rows", type=int, default=1800)
     e1.add_argument("--ood-rows", type=int, default=600)
-    e1.add_argument("--match-ports", action="store_true", help="also match classes on the destination port")
+    e1.add_argument("--no-match-ports", dest="match_ports", action="store_false",
+                    help="do not match classes on the destination port (more rows, but a port may then decide alone)")
     e1.add_argument("--allow-unmatched", action="store_true", help="top short classes up with unmatched rows")
     e1.set_defaults(func=_build_e1)
     args = parser.parse_args(argv)

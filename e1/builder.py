@@ -7,10 +7,11 @@ schema), plus ``sampling-e1-v1.json``. The same inputs and seed give byte-identi
 
 Shortcut control: Security Verifiers' data is solved 91% of the time by "duration missing
 ⇒ Malicious". Here rows are sampled in pairs matched on the cheap surface of a flow
-(protocol, connection state, and which of duration, bytes and service are missing), so no
-rule on those alone beats chance; the audit then reports the best single-field rule on
-every file, beside a multi-field classifier, and the figures go in the manifest. A source
-short of a class is reported and written short, never padded.
+(protocol, connection state, destination port, and which fields are missing), so no rule
+on those alone beats chance; the audit then reports the best single-field rule on every
+file beside a k-NN classifier over all fields, flags any file where one field comes close
+to it, and the figures go in the manifest. A source short of a class is reported and
+written short, never padded.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def dedup(flows: Iterable[LabeledFlow]) -> tuple[list[LabeledFlow], int]:
     return out, dropped
 
 
-def surface(flow: FlowRecord, match_ports: bool = False) -> tuple:
+def surface(flow: FlowRecord, match_ports: bool = True) -> tuple:
     """The cheap features a one-line rule would use; sampling matches classes on them.
 
     Which fields are missing (the 91% shortcut in Security Verifiers' data, and the tell of
@@ -89,7 +90,7 @@ class Sample:
 
 
 def sample_balanced(flows: Sequence[LabeledFlow], n: int, rng: random.Random, name: str, *,
-                    match_ports: bool = False, allow_unmatched: bool = False) -> Sample:
+                    match_ports: bool = True, allow_unmatched: bool = False) -> Sample:
     """Up to n/2 rows per class in pairs matched on ``surface``; shortfalls are reported, not padded.
 
     ``allow_unmatched`` tops a short class up with unmatched rows (counted in the manifest),
@@ -256,7 +257,7 @@ def _ood(flows: list[LabeledFlow], n: int, rng: random.Random, name: str, **how)
 
 def build_e1(*, iot23: Sequence[Path], unsw: Sequence[Path] = (), unsw_features: Path | None = None,
              cic: Sequence[Path] = (), out: Path, seed: int = 42, iot23_rows: int = 1800, ood_rows: int = 600,
-             match_ports: bool = False, allow_unmatched: bool = False, progress=None) -> dict:
+             match_ports: bool = True, allow_unmatched: bool = False, progress=None) -> dict:
     """Read, dedup, sample, split, audit and write; returns the manifest (also written to ``out``)."""
     from .readers import read_cic, read_iot23, read_unsw
 
@@ -283,20 +284,29 @@ def build_e1(*, iot23: Sequence[Path], unsw: Sequence[Path] = (), unsw_features:
     train = [f for f, s in zip(sample.rows, splits) if s == "train"]
     held = [f for f, s in zip(sample.rows, splits) if s != "train"]
     _write_jsonl(out / IOT23_FILE, rows)
-    manifest["files"][IOT23_FILE] = _describe(rows, sample, dropped, shortcut_audit(train, held))
-    manifest["notes"] += sample.notes
+    manifest["files"][IOT23_FILE] = _describe(rows, sample, dropped, shortcut_audit(train, held), IOT23_FILE)
+    manifest["notes"] += manifest["files"][IOT23_FILE]["notes"]
 
     for kind, name in (("cic", CIC_FILE), ("unsw", UNSW_FILE)):
         unique, dropped = dedup(flows[kind])
         rows, sample, audit = _ood(unique, ood_rows, rng, name, **how)
         _write_jsonl(out / name, rows)
-        manifest["files"][name] = _describe(rows, sample, dropped, audit)
-        manifest["notes"] += sample.notes
+        manifest["files"][name] = _describe(rows, sample, dropped, audit, name)
+        manifest["notes"] += manifest["files"][name]["notes"]
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
 
 
-def _describe(rows: list[dict], sample: Sample, dropped: int, audit: dict) -> dict:
+SHORTCUT_MARGIN = 0.05  # a one-field rule this close to the k-NN classifier is flagged
+
+
+def _describe(rows: list[dict], sample: Sample, dropped: int, audit: dict, name: str) -> dict:
+    notes = list(sample.notes)
+    if audit.get("applicable"):
+        best = audit["best_single_field_rule"]
+        if best["accuracy"] >= audit["knn_classifier_accuracy"] - SHORTCUT_MARGIN:
+            notes.append(f"{name}: SHORTCUT: the one-field rule on {best['field']} ({best['accuracy']:.1%}) comes within "
+                         f"{SHORTCUT_MARGIN:.0%} of the k-NN classifier ({audit['knn_classifier_accuracy']:.1%})")
     return {
         "rows": len(rows),
         "requested": sample.requested,
@@ -308,5 +318,5 @@ def _describe(rows: list[dict], sample: Sample, dropped: int, audit: dict) -> di
         "surface_matched_pairs": sample.matched_pairs,
         "unmatched_fill": sample.unmatched_fill,
         "shortcut_audit": audit,
-        "notes": sample.notes,
+        "notes": notes,
     }
