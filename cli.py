@@ -37,9 +37,46 @@ def _build_e1(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from .eval.policies import make_policy
+    from .eval.report import markdown_table, write_run
+    from .eval.runner import load_items, run_policy, summarize
+
+    items = load_items(args.split, args.tasks, args.limit)
+    llm_args = dict(base_url=args.base_url, model=args.model, api_key_env=args.api_key_env, concurrency=args.concurrency,
+                    timeout_s=args.timeout, retries=args.retries, cache_dir=args.cache_dir)
+    if "llm" in args.policy and not (args.base_url and args.model):
+        raise ValueError("--policy llm needs --base-url and --model")
+    results, records = {}, {}
+    for name in args.policy:
+        policy = make_policy(name, **llm_args) if name == "llm" else make_policy(name)
+        rows = run_policy(policy, items, url=args.url)
+        records[policy.name], results[policy.name] = rows, summarize(rows)
+    written = write_run(args.out, args.split, results, records)
+    print(markdown_table(results))
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opensoc", description="OpenSOC command line")
     sub = parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("eval", help="evaluate policies on a frozen split and write tables and plots")
+    ev.add_argument("--policy", nargs="+", default=["heuristic"], help="always_dismiss, random, heuristic, "
+                    "verifier_oracle, llm; for E1: always_benign, always_malicious, always_abstain, random, e1_oracle, llm")
+    ev.add_argument("--split", default="holdout", help="holdout, or an E1 task and split such as e1_iot23:test")
+    ev.add_argument("--tasks", nargs="*", help="only these tasks")
+    ev.add_argument("--limit", type=int, help="at most this many examples per task")
+    ev.add_argument("--out", type=Path, default=Path("eval_runs/latest"), help="output folder")
+    ev.add_argument("--url", help="evaluate against a running server (default: in-process)")
+    ev.add_argument("--base-url", help="llm: OpenAI-compatible base URL, e.g. http://localhost:8001/v1")
+    ev.add_argument("--model", help="llm: model name")
+    ev.add_argument("--api-key-env", default="OPENAI_API_KEY", help="llm: environment variable holding the key")
+    ev.add_argument("--concurrency", type=int, default=8)
+    ev.add_argument("--timeout", type=float, default=60.0)
+    ev.add_argument("--retries", type=int, default=3)
+    ev.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "opensoc" / "llm")
+    ev.set_defaults(func=_eval)
     data = sub.add_parser("data", help="build datasets").add_subparsers(dest="data_command", required=True)
     e1 = data.add_parser("build-e1", help="build the E1 network-flow datasets from the public downloads")
     e1.add_argument("--iot23", nargs="+", type=Path, required=True, help="IoT-23 capture folders or conn.log.labeled files")

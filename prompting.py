@@ -83,6 +83,14 @@ def extract_json_object(text: str) -> dict | None:
     return None
 
 
+def format_triage_answer(action: str, cited_log_id: str, rationale: str, confidence: float | None = None) -> str:
+    """The answer text in the exact format ``parse_triage`` reads (used for SFT targets)."""
+    answer = {"action": action, "cited_log_id": cited_log_id, "rationale": rationale}
+    if confidence is not None:
+        answer["confidence"] = confidence
+    return json.dumps(answer)
+
+
 def parse_triage(text: str) -> SubmitTriage | None:
     """Read a defender's answer; None when it is not a valid triage (a format violation)."""
     obj = extract_json_object(text)

@@ -10,6 +10,7 @@ that enforce them.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections import Counter
@@ -215,6 +216,13 @@ def e1_scoring() -> str:
     ])
 
 
+def eval_headline() -> str:
+    from .eval.report import markdown_table
+
+    results = json.loads((ROOT / "docs" / "eval" / "results.json").read_text(encoding="utf-8"))
+    return markdown_table(results["policies"]).rstrip("\n")
+
+
 README_SECTIONS = {
     "action-space": action_space,
     "defender-reward": defender_rewards,
@@ -222,6 +230,7 @@ README_SECTIONS = {
     "verdict-rules": verdict_rules,
     "curriculum": curriculum,
     "e1-scoring": e1_scoring,
+    "eval-headline": eval_headline,
 }
 
 

@@ -1,0 +1,113 @@
+"""Policies, one interface: a batch of (observation, item) pairs in, one completion text per pair out.
+
+Every policy answers with text in the prompt's output format, so baselines and LLMs go through
+the same parser and the same scoring. Incident-triage policies: ``always_dismiss`` (the floor),
+``random``, ``heuristic`` (the built-in SOC playbook, from the observation alone),
+``verifier_oracle`` (the ceiling: it reads the gold answer) and ``llm``. E1 policies:
+``always_benign``, ``always_malicious``, ``always_abstain``, ``random``, ``e1_oracle`` and ``llm``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..defenders import heuristic as heuristic_playbook
+from ..models import OpenSOCObservation
+from ..prompting import format_triage_answer
+from ..schema import TRIAGE_ACTIONS
+from .llm import ChatClient
+
+Pair = tuple[OpenSOCObservation, dict]
+
+
+class Policy:
+    name = "policy"
+    kind = "soc"  # or "e1", or "any"
+
+    def complete(self, obs: OpenSOCObservation, item: dict) -> str:
+        raise NotImplementedError
+
+    def complete_batch(self, pairs: Sequence[Pair], progress=None) -> list[str | None]:
+        out = []
+        for obs, item in pairs:
+            out.append(self.complete(obs, item))
+            if progress is not None:
+                progress.update(1)
+        return out
+
+
+class _Fn(Policy):
+    def __init__(self, name: str, kind: str, fn: Callable[[OpenSOCObservation, dict], str]):
+        self.name, self.kind, self._fn = name, kind, fn
+
+    def complete(self, obs: OpenSOCObservation, item: dict) -> str:
+        return self._fn(obs, item)
+
+
+def _always(action: str) -> Callable:
+    return lambda obs, item: format_triage_answer(action, obs.alert.events[0].log_id, f"always {action}", 1.0)
+
+
+def _random(obs: OpenSOCObservation, item: dict) -> str:
+    rng = random.Random(f"random-policy:{item['id']}")
+    if obs.flow is not None:
+        return json.dumps({"label": rng.choice(["Benign", "Malicious", "Abstain"]), "confidence": 0.5})
+    return format_triage_answer(rng.choice(TRIAGE_ACTIONS), rng.choice(obs.alert.events).log_id, "random", 0.2)
+
+
+def _heuristic(obs: OpenSOCObservation, item: dict) -> str:
+    t = heuristic_playbook(obs.alert)
+    return format_triage_answer(t.action, t.cited_log_id, t.rationale)
+
+
+def _oracle(obs: OpenSOCObservation, item: dict) -> str:
+    cite = item["triggering_log_ids"][0] if item["triggering_log_ids"] else obs.alert.events[0].log_id
+    return format_triage_answer(item["gold_action"], cite, "verifier oracle", 1.0)
+
+
+def _e1_constant(label: str) -> Callable:
+    return lambda obs, item: json.dumps({"label": label, "confidence": 0.5 if label == "Abstain" else 1.0})
+
+
+def _e1_oracle(obs: OpenSOCObservation, item: dict) -> str:
+    return json.dumps({"label": item["answer"], "confidence": 1.0})
+
+
+class LLMPolicy(Policy):
+    """Any OpenAI-compatible chat endpoint; the observation's prompt is sent as the user message."""
+
+    name, kind = "llm", "any"
+
+    def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY", concurrency: int = 8,
+                 timeout_s: float = 60.0, retries: int = 3, cache_dir: Path | None = None, backoff_s: float = 0.5):
+        self.client = ChatClient(base_url=base_url, model=model, api_key_env=api_key_env, concurrency=concurrency,
+                                 timeout_s=timeout_s, retries=retries, cache_dir=cache_dir, backoff_s=backoff_s)
+        self.name = f"llm:{model}"
+
+    def complete_batch(self, pairs: Sequence[Pair], progress=None) -> list[str | None]:
+        return asyncio.run(self.client.complete_all([obs.prompt for obs, _ in pairs], progress))
+
+
+BUILTIN: dict[str, Policy] = {p.name: p for p in (
+    _Fn("always_dismiss", "soc", _always("dismiss")),
+    _Fn("random", "any", _random),
+    _Fn("heuristic", "soc", _heuristic),
+    _Fn("verifier_oracle", "soc", _oracle),
+    _Fn("always_benign", "e1", _e1_constant("Benign")),
+    _Fn("always_malicious", "e1", _e1_constant("Malicious")),
+    _Fn("always_abstain", "e1", _e1_constant("Abstain")),
+    _Fn("e1_oracle", "e1", _e1_oracle),
+)}
+
+
+def make_policy(name: str, **llm_args) -> Policy:
+    """A built-in policy by name, or ``llm`` configured by ``llm_args`` (base_url, model, ...)."""
+    if name == "llm":
+        return LLMPolicy(**llm_args)
+    if name not in BUILTIN:
+        raise ValueError(f"unknown policy {name!r}; expected one of: {', '.join([*BUILTIN, 'llm'])}")
+    return BUILTIN[name]

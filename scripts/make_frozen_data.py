@@ -1,0 +1,30 @@
+"""Regenerate data/holdout.jsonl and data/sft_train.jsonl from their seeds (``--check``: fail if they drift)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from opensoc.eval.frozen import HOLDOUT_PATH, SFT_PATH, holdout_rows, render, sft_rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    stale = 0
+    for path, rows in ((HOLDOUT_PATH, holdout_rows()), (SFT_PATH, sft_rows())):
+        content = render(rows)
+        if path.exists() and path.read_bytes() == content:
+            print(f"up to date: {path.name} ({len(rows)} rows)")
+            continue
+        stale += 1
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        print(f"{'stale' if args.check else 'wrote'}: {path.name} ({len(rows)} rows)")
+    return 1 if (args.check and stale) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

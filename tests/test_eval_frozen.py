@@ -1,0 +1,49 @@
+"""The frozen hold-out and SFT data: pinned hashes, byte-identical regeneration, coverage, disjoint seeds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import REPO
+
+from opensoc.eval.frozen import HOLDOUT_PATH, SFT_PATH, holdout_rows, label_counts, load_holdout, render, sft_rows, sha256
+from opensoc.prompting import parse_triage
+from opensoc.tasks import TASKS
+
+HOLDOUT_SHA256 = "5dfc0fc00aba1d9e109a29a9a41172d58605f3ba9da2fa849534107ffc29c1d3"
+SFT_SHA256 = "ddb8d7d4ae3eb1347d7db1cba8154243b11b9cc2f48a6adaafd61e86d49161f6"
+
+
+def test_holdout_hash_is_pinned():
+    assert sha256(HOLDOUT_PATH) == HOLDOUT_SHA256
+    assert sha256(SFT_PATH) == SFT_SHA256
+
+
+def test_regeneration_is_byte_identical():
+    assert render(holdout_rows()) == HOLDOUT_PATH.read_bytes()
+    assert render(sft_rows()) == SFT_PATH.read_bytes()
+    proc = subprocess.run([sys.executable, "scripts/make_frozen_data.py", "--check"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_holdout_covers_every_stage_and_label():
+    rows = load_holdout()
+    assert len(rows) == 200
+    counts = label_counts(rows)
+    assert set(counts) == set(TASKS)
+    for task, labels in counts.items():
+        assert sum(labels.values()) == 50
+        assert len(labels) == (4 if task == "stage1_basic" else 5)
+        assert max(labels.values()) - min(labels.values()) <= 1
+
+
+def test_sft_is_disjoint_and_parses_to_gold():
+    holdout = {(r["task"], r["seed"]) for r in load_holdout()}
+    sft = [__import__("json").loads(line) for line in SFT_PATH.read_text().splitlines()]
+    assert len(sft) == 600 and not holdout & {(r["task"], r["seed"]) for r in sft}
+    for r in sft:
+        parsed = parse_triage(r["completion"])
+        assert parsed is not None and parsed.action == r["gold_action"]
+        assert "LOGS" in r["prompt"] and r["prompt"].startswith("You are a tier-1 SOC analyst")

@@ -1,0 +1,139 @@
+"""The LLM policy against a small OpenAI-compatible server started by the test (loopback only).
+
+The server answers by the prompt's hash: well-formed, malformed, flaky (one 503 before a good
+answer) or slow (beyond the client's timeout). The test checks retries, caching and that
+failed or malformed answers are counted as format violations, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+from collections import Counter
+
+import pytest
+import uvicorn
+from conftest import free_port
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from opensoc.eval.policies import LLMPolicy
+from opensoc.eval.runner import load_items, run_policy, summarize
+
+
+def _kind(prompt: str) -> str:
+    return ("good", "malformed", "flaky", "slow")[int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % 4]
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.calls: Counter = Counter()
+        self.auth: set = set()
+        app = FastAPI()
+
+        @app.post("/v1/chat/completions")
+        async def chat(request: Request):
+            body = await request.json()
+            prompt = body["messages"][-1]["content"]
+            kind = _kind(prompt)
+            self.calls[kind] += 1
+            self.auth.add(request.headers.get("authorization"))
+            if kind == "flaky" and self.calls[("flaky", prompt)] == 0:
+                self.calls[("flaky", prompt)] += 1
+                return JSONResponse({"error": "overloaded"}, status_code=503)
+            if kind == "slow":
+                await asyncio.sleep(3)  # a model slower than the client's timeout
+            text = ("I think this is bad" if kind == "malformed"
+                    else '{"action": "escalate", "cited_log_id": "L1-0", "rationale": "r", "confidence": 0.7}')
+            return {"choices": [{"message": {"role": "assistant", "content": text}}]}
+
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> FakeOpenAI:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:  # readiness polling on uvicorn's own flag
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def fake():
+    with FakeOpenAI() as f:
+        yield f
+
+
+def test_retries_caching_and_format_violations(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_KEY", "sk-test")
+    items = load_items("holdout", ["stage1_basic"], limit=16)
+    policy = LLMPolicy(base_url=f"http://127.0.0.1:{fake.port}/v1", model="fake-1", api_key_env="FAKE_KEY",
+                       concurrency=4, timeout_s=0.5, retries=2, cache_dir=tmp_path / "cache", backoff_s=0.01)
+    records = run_policy(policy, items, show_progress=False)
+    assert len(records) == 16  # nothing dropped
+    kinds = Counter(_kind(r_prompt) for r_prompt in _prompts(items))
+    assert kinds["slow"] and kinds["malformed"] and kinds["flaky"]  # the sample exercises every behaviour
+    stats = policy.client.stats
+    assert stats.failures == kinds["slow"]  # timed out on every attempt
+    assert stats.retries == kinds["flaky"] + 2 * kinds["slow"]
+    metrics = summarize(records)["overall"]
+    assert metrics["format_violation_rate"] == pytest.approx((kinds["malformed"] + kinds["slow"]) / 16)
+    assert {r["predicted"] for r in records if r["completion"] and "escalate" in r["completion"]} == {"escalate"}
+    assert fake.auth == {"Bearer sk-test"}
+
+    # A rerun is served from the cache: the server sees only the slow prompts again.
+    before = sum(v for k, v in fake.calls.items() if isinstance(k, str))
+    again = LLMPolicy(base_url=f"http://127.0.0.1:{fake.port}/v1", model="fake-1", api_key_env="FAKE_KEY",
+                      concurrency=4, timeout_s=0.5, retries=0, cache_dir=tmp_path / "cache")
+    rerun = run_policy(again, items, show_progress=False)
+    after = sum(v for k, v in fake.calls.items() if isinstance(k, str))
+    assert again.client.stats.cache_hits == 16 - kinds["slow"]
+    assert after - before == kinds["slow"]
+    assert [r["reward"] for r in rerun if _kind_of(r, items) != "slow"] == \
+           [r["reward"] for r in records if _kind_of(r, items) != "slow"]
+
+
+def _prompts(items):
+    from opensoc.env import OpenSOCEnv
+
+    return [OpenSOCEnv().reset(task=i["task"], seed=i["seed"]).prompt for i in items]
+
+
+def _kind_of(record, items):
+    item = next(i for i in items if i["id"] == record["id"])
+    return _kind(_prompts([item])[0])
+
+
+def test_permanent_errors_are_not_retried(tmp_path):
+    app = FastAPI()
+    calls = Counter()
+
+    @app.post("/v1/chat/completions")
+    async def chat():
+        calls["n"] += 1
+        return JSONResponse({"error": "bad model"}, status_code=404)
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        policy = LLMPolicy(base_url=f"http://127.0.0.1:{port}/v1", model="nope", api_key_env=None, retries=3,
+                           cache_dir=None, backoff_s=0.01)
+        records = run_policy(policy, load_items("holdout", ["stage2_multi"], limit=2), show_progress=False)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert calls["n"] == 2 and policy.client.stats.failures == 2
+    assert all(r["predicted"] is None and r["outcome"] == "format_violation" for r in records)
