@@ -58,6 +58,38 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_cpu(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .train import cpu_attacker, cpu_defender
+
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    if args.role in ("defender", "both"):
+        config = cpu_defender.DefenderTrainConfig(incidents_per_stage=args.incidents_per_stage, seed=args.seed)
+        with tqdm(total=config.incidents_per_stage * len(config.stages), desc="defender", unit="incident") as bar:
+            policy, log = cpu_defender.train_defender(config, bar)
+        policy.save(out / "cpu_defender.npz")
+        before, after = (cpu_defender.holdout_scores(p) for p in (cpu_defender.LinearPolicy(), policy))
+        cpu_defender.save_log(log, config, out / "cpu_defender_log.json", {"holdout_before": before, "holdout_after": after})
+        cpu_defender.plot_curve(log, out / "cpu_defender_curve.png")
+        print(f"defender on the hold-out: accuracy {before['accuracy']:.1%} → {after['accuracy']:.1%}, mean reward "
+              f"{before['mean_reward']:+.3f} → {after['mean_reward']:+.3f}; saved {out / 'cpu_defender.npz'}")
+    if args.role in ("attacker", "both"):
+        config = cpu_attacker.AttackerTrainConfig(steps=args.attacker_steps, seed=args.seed)
+        before = cpu_attacker.evasion_rate(cpu_attacker.CategoricalAttacker(), config.eval_episodes, config.defender, 99)
+        with tqdm(total=config.steps, desc="attacker", unit="update") as bar:
+            attacker, log = cpu_attacker.train_attacker(config, bar)
+        after = cpu_attacker.evasion_rate(attacker, config.eval_episodes, config.defender, 99)
+        attacker.save(out / "cpu_attacker.json", {"evasion_rate_before": before, "evasion_rate_after": after,
+                                                  "defender": config.defender})
+        cpu_attacker.save_log(log, config, out / "cpu_attacker_log.json",
+                              {"evasion_rate_before": before, "evasion_rate_after": after, "top": attacker.top(10)})
+        cpu_attacker.plot_curve(log, before, out / "cpu_attacker_curve.png")
+        print(f"attacker: evasion rate against {config.defender} {before:.1%} → {after:.1%}; saved {out / 'cpu_attacker.json'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opensoc", description="OpenSOC command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--retries", type=int, default=3)
     ev.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "opensoc" / "llm")
     ev.set_defaults(func=_eval)
+    tr = sub.add_parser("train", help="train policies").add_subparsers(dest="train_command", required=True)
+    cpu = tr.add_parser("cpu", help="train the numpy defender and attacker on the CPU (minutes)")
+    cpu.add_argument("--role", choices=["defender", "attacker", "both"], default="both")
+    cpu.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "train" / "artifacts")
+    cpu.add_argument("--incidents-per-stage", type=int, default=5000)
+    cpu.add_argument("--attacker-steps", type=int, default=600)
+    cpu.add_argument("--seed", type=int, default=0)
+    cpu.set_defaults(func=_train_cpu)
     data = sub.add_parser("data", help="build datasets").add_subparsers(dest="data_command", required=True)
     e1 = data.add_parser("build-e1", help="build the E1 network-flow datasets from the public downloads")
     e1.add_argument("--iot23", nargs="+", type=Path, required=True, help="IoT-23 capture folders or conn.log.labeled files")

@@ -3,7 +3,8 @@
 Every policy answers with text in the prompt's output format, so baselines and LLMs go through
 the same parser and the same scoring. Incident-triage policies: ``always_dismiss`` (the floor),
 ``random``, ``heuristic`` (the built-in SOC playbook, from the observation alone),
-``verifier_oracle`` (the ceiling: it reads the gold answer) and ``llm``. E1 policies:
+``verifier_oracle`` (the ceiling: it reads the gold answer), ``cpu_defender`` (the numpy policy
+trained by ``opensoc train cpu``; ``cpu_defender_untrained`` is its starting point) and ``llm``. E1 policies:
 ``always_benign``, ``always_malicious``, ``always_abstain``, ``random``, ``e1_oracle`` and ``llm``.
 """
 
@@ -69,6 +70,20 @@ def _oracle(obs: OpenSOCObservation, item: dict) -> str:
     return format_triage_answer(item["gold_action"], cite, "verifier oracle", 1.0)
 
 
+def _cpu_defender(trained: bool) -> Callable:
+    state: dict = {}
+
+    def answer(obs: OpenSOCObservation, item: dict) -> str:
+        if "policy" not in state:
+            from ..train.cpu_defender import LinearPolicy
+
+            state["policy"] = LinearPolicy.load() if trained else LinearPolicy()
+        t = state["policy"].act(obs.alert)
+        return format_triage_answer(t.action, t.cited_log_id, t.rationale)
+
+    return answer
+
+
 def _e1_constant(label: str) -> Callable:
     return lambda obs, item: json.dumps({"label": label, "confidence": 0.5 if label == "Abstain" else 1.0})
 
@@ -97,6 +112,8 @@ BUILTIN: dict[str, Policy] = {p.name: p for p in (
     _Fn("random", "any", _random),
     _Fn("heuristic", "soc", _heuristic),
     _Fn("verifier_oracle", "soc", _oracle),
+    _Fn("cpu_defender_untrained", "soc", _cpu_defender(False)),
+    _Fn("cpu_defender", "soc", _cpu_defender(True)),
     _Fn("always_benign", "e1", _e1_constant("Benign")),
     _Fn("always_malicious", "e1", _e1_constant("Malicious")),
     _Fn("always_abstain", "e1", _e1_constant("Abstain")),

@@ -1,0 +1,78 @@
+"""The CPU-trained defender and attacker: they learn from the environment's reward, and the committed artifacts hold up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from opensoc.eval.policies import make_policy
+from opensoc.eval.runner import load_items, run_policy, summarize
+from opensoc.train import cpu_attacker, cpu_defender
+
+
+def test_defender_learns_from_reward_alone():
+    config = cpu_defender.DefenderTrainConfig(incidents_per_stage=400, eval_every=200, eval_seeds=60,
+                                              stages=("stage1_basic", "stage2_multi"), learning_rate=0.03)
+    policy, log = cpu_defender.train_defender(config)
+    untrained = cpu_defender.LinearPolicy()
+    seeds = range(900_000, 900_080)  # seeds neither training nor the hold-out uses
+    for stage in config.stages:
+        assert cpu_defender.greedy_reward(policy, stage, seeds) > cpu_defender.greedy_reward(untrained, stage, seeds) + 0.3
+    assert len(log.steps) == 4 and log.stage == ["stage1_basic"] * 2 + ["stage2_multi"] * 2
+
+
+def test_committed_defender_beats_its_start_and_random():
+    assert cpu_defender.ARTIFACT.stat().st_size < 1_000_000
+    items = load_items("holdout")
+    scores = {p: summarize(run_policy(make_policy(p), items, show_progress=False))["overall"]
+              for p in ("cpu_defender", "cpu_defender_untrained", "random")}
+    trained = scores["cpu_defender"]
+    assert trained["accuracy"] > scores["cpu_defender_untrained"]["accuracy"] + 0.3
+    assert trained["accuracy"] > scores["random"]["accuracy"] + 0.3
+    assert trained["mean_reward"] > max(scores["cpu_defender_untrained"]["mean_reward"], scores["random"]["mean_reward"]) + 0.5
+    log = json.loads((cpu_defender.ARTIFACT.parent / "cpu_defender_log.json").read_text())
+    assert log["holdout_after"]["accuracy"] == trained["accuracy"]
+
+
+def test_defender_artifact_round_trips(tmp_path):
+    policy = cpu_defender.LinearPolicy(np.random.default_rng(0).normal(size=(5, cpu_defender.DIM)).astype(np.float32))
+    policy.save(tmp_path / "p.npz")
+    loaded = cpu_defender.LinearPolicy.load(tmp_path / "p.npz")
+    assert np.allclose(loaded.W, policy.W, atol=1e-2)  # stored as float16 to stay small
+
+
+def test_attacker_raises_its_reward():
+    before = cpu_attacker.evasion_rate(cpu_attacker.CategoricalAttacker(), 90, "heuristic", 7)
+    attacker, log = cpu_attacker.train_attacker(cpu_attacker.AttackerTrainConfig(steps=250, eval_every=125, eval_episodes=90))
+    after = cpu_attacker.evasion_rate(attacker, 90, "heuristic", 7)
+    assert after > before + 0.15
+    assert log.mean_reward[-1] > log.mean_reward[0]
+
+
+def test_attacker_crafts_are_plausible_and_deterministic():
+    from opensoc.verifier import check_plausibility
+
+    for action in range(0, len(cpu_attacker.ACTIONS), 7):
+        params = cpu_attacker.craft(action, 3)
+        assert check_plausibility(params).ok
+        assert params == cpu_attacker.craft(action, 3)
+
+
+def test_committed_attacker_artifact():
+    assert cpu_attacker.ARTIFACT.stat().st_size < 1_000_000
+    attacker = cpu_attacker.CategoricalAttacker.load()
+    meta = json.loads(cpu_attacker.ARTIFACT.read_text())["meta"]
+    assert meta["evasion_rate_after"] > meta["evasion_rate_before"] + 0.3
+    assert cpu_attacker.evasion_rate(attacker, 60, "heuristic", 11) > meta["evasion_rate_before"] + 0.3
+
+
+def test_cli_trains_into_a_folder(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "opensoc.cli", "train", "cpu", "--role", "attacker", "--attacker-steps",
+                           "60", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "evasion rate against heuristic" in proc.stdout and "update" in proc.stderr
+    assert (tmp_path / "cpu_attacker_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "cpu_attacker_log.json").read_text())["config"]["steps"] == 60
