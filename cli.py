@@ -47,9 +47,16 @@ def _eval(args: argparse.Namespace) -> int:
                     timeout_s=args.timeout, retries=args.retries, cache_dir=args.cache_dir)
     if "llm" in args.policy and not (args.base_url and args.model):
         raise ValueError("--policy llm needs --base-url and --model")
+    if "hf" in args.policy and not args.hf_model:
+        raise ValueError("--policy hf needs --hf-model (and optionally --hf-adapter)")
     results, records = {}, {}
     for name in args.policy:
-        policy = make_policy(name, **llm_args) if name == "llm" else make_policy(name)
+        if name == "llm":
+            policy = make_policy(name, **llm_args)
+        elif name == "hf":
+            policy = make_policy(name, hf_model=args.hf_model, hf_adapter=args.hf_adapter)
+        else:
+            policy = make_policy(name)
         rows = run_policy(policy, items, url=args.url)
         records[policy.name], results[policy.name] = rows, summarize(rows)
     written = write_run(args.out, args.split, results, records)
@@ -108,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--timeout", type=float, default=60.0)
     ev.add_argument("--retries", type=int, default=3)
     ev.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "opensoc" / "llm")
+    ev.add_argument("--hf-model", help="hf: a local or Hub model for transformers")
+    ev.add_argument("--hf-adapter", help="hf: a LoRA adapter folder to load on top")
     ev.set_defaults(func=_eval)
     tr = sub.add_parser("train", help="train policies").add_subparsers(dest="train_command", required=True)
     cpu = tr.add_parser("cpu", help="train the numpy defender and attacker on the CPU (minutes)")

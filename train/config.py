@@ -1,0 +1,67 @@
+"""Stage configurations for the TRL pipeline, read from YAML files in ``train/configs/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+@dataclass
+class LoraSettings:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+@dataclass
+class StageConfig:
+    """One training stage: SFT warm-start or a GRPO curriculum stage."""
+
+    name: str
+    kind: Literal["sft", "grpo"]
+    output_dir: str
+    base_model: str = "Qwen/Qwen2.5-3B-Instruct"
+    init_adapter: str | None = None  # continue from this adapter (the previous stage's)
+    task: str | None = None  # GRPO: the curriculum task
+    role: Literal["defender", "attacker"] = "defender"
+    reward: Literal["in_process", "service"] = "in_process"  # service: environment_factory over the WebSocket
+    use_replay_pool: bool = False  # stage 4: replay plausible attacker incidents recorded by the server
+    train_examples: int = 512
+    max_steps: int = 200
+    learning_rate: float = 1e-5
+    per_device_train_batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    num_generations: int = 8
+    max_completion_length: int = 256
+    max_length: int = 4096  # SFT: prompt + answer tokens
+    temperature: float = 1.0
+    bf16: bool = True
+    use_cpu: bool = False
+    use_vllm: bool = False
+    use_unsloth: bool = False
+    logging_steps: int = 5
+    seed: int = 0
+    lora: LoraSettings = field(default_factory=LoraSettings)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StageConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        data = dict(data)
+        if isinstance(data.get("lora"), dict):
+            data["lora"] = LoraSettings(**data["lora"])
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path, **overrides) -> StageConfig:
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(data)

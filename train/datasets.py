@@ -1,0 +1,42 @@
+"""Training datasets for the TRL pipeline, one per curriculum stage, from seeds disjoint from the hold-out."""
+
+from __future__ import annotations
+
+import json
+
+from ..env import materialized_incident
+from ..eval.frozen import SFT_PATH
+from .trl_env import ATTACKER_INSTRUCTIONS, DEFENDER_INSTRUCTIONS
+
+GRPO_SEEDS_START = 3_000_000  # the hold-out uses 1,000,000+, the SFT set 2,000,000+
+
+
+def sft_dataset(limit: int | None = None):
+    """``data/sft_train.jsonl`` as a conversational prompt/completion dataset."""
+    from datasets import Dataset
+
+    rows = [json.loads(line) for line in SFT_PATH.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = rows[:limit] if limit else rows
+    return Dataset.from_list([{"prompt": [{"role": "user", "content": r["prompt"]}],
+                               "completion": [{"role": "assistant", "content": r["completion"]}]} for r in rows])
+
+
+def grpo_dataset(task: str, n: int, *, with_alert: bool, offset: int = 0, use_replay_pool: bool = False):
+    """Rows with ``task`` and ``seed`` columns; ``with_alert`` puts the alert in the prompt (in-process reward),
+    otherwise the environment's ``reset`` supplies it (``environment_factory``)."""
+    from datasets import Dataset
+
+    seeds = range(GRPO_SEEDS_START + offset, GRPO_SEEDS_START + offset + n)
+    rows = []
+    for seed in seeds:
+        content = materialized_incident(task, seed).defender_prompt if with_alert else DEFENDER_INSTRUCTIONS
+        rows.append({"prompt": [{"role": "user", "content": content}], "task": task, "seed": seed,
+                     "use_replay_pool": use_replay_pool})
+    return Dataset.from_list(rows)
+
+
+def attacker_dataset(task: str, n: int, offset: int = 0):
+    from datasets import Dataset
+
+    return Dataset.from_list([{"prompt": [{"role": "user", "content": ATTACKER_INSTRUCTIONS}], "task": task,
+                               "seed": GRPO_SEEDS_START + offset + i} for i in range(n)])

@@ -1,0 +1,68 @@
+"""GRPO on one curriculum stage: ``python -m opensoc.train.grpo --config train/configs/stage1.yaml``.
+
+``reward: in_process`` puts the alert in the prompt and scores completions with
+``rewards.defender_reward``; ``reward: service`` hands TRL ``OpenSOCDefenderEnv`` (or the
+attacker twin) as ``environment_factory``, so the model triages by calling the tool and the
+running service scores it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .config import StageConfig
+from .datasets import attacker_dataset, grpo_dataset
+from .models import attach_adapter, load_model, lora_config
+
+
+def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
+    """Train one stage and save its adapter and metrics to ``config.output_dir``."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    from .rewards import defender_reward
+    from .trl_env import OpenSOCAttackerEnv, OpenSOCDefenderEnv
+
+    if model is None:
+        model, tokenizer = load_model(config)
+    else:
+        model = attach_adapter(model, config)
+    if config.role == "attacker":
+        dataset, kwargs = attacker_dataset(config.task, config.train_examples), {"environment_factory": OpenSOCAttackerEnv}
+    elif config.reward == "service":
+        dataset = grpo_dataset(config.task, config.train_examples, with_alert=False, use_replay_pool=config.use_replay_pool)
+        kwargs = {"environment_factory": OpenSOCDefenderEnv}
+    else:
+        dataset = grpo_dataset(config.task, config.train_examples, with_alert=True)
+        kwargs = {"reward_funcs": [defender_reward]}
+    args = GRPOConfig(
+        output_dir=config.output_dir, max_steps=config.max_steps, learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.per_device_train_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, num_generations=config.num_generations,
+        max_completion_length=config.max_completion_length, temperature=config.temperature,
+        logging_steps=config.logging_steps, bf16=config.bf16, use_cpu=config.use_cpu, use_vllm=config.use_vllm,
+        seed=config.seed, report_to=[], save_strategy="no",
+    )
+    trainer = GRPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                          peft_config=None if config.init_adapter else lora_config(config), **kwargs)
+    trainer.train()
+    out = Path(config.output_dir)
+    trainer.save_model(str(out))
+    (out / "metrics.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--base-model")
+    parser.add_argument("--init-adapter")
+    parser.add_argument("--output-dir")
+    args = parser.parse_args()
+    run_grpo(StageConfig.load(args.config, base_model=args.base_model, init_adapter=args.init_adapter,
+                              output_dir=args.output_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Loading the base model (optionally through Unsloth) and continuing from a previous stage's adapter."""
+
+from __future__ import annotations
+
+from .config import StageConfig
+
+
+def lora_config(config: StageConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+                      target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
+
+
+def load_model(config: StageConfig):
+    """(model, tokenizer) for ``config``: the base model, with ``init_adapter`` loaded trainable when given."""
+    if config.use_unsloth:
+        try:
+            from unsloth import FastLanguageModel
+        except ImportError:
+            raise SystemExit("use_unsloth is set but unsloth is not installed (pip install unsloth)") from None
+        model, tokenizer = FastLanguageModel.from_pretrained(config.init_adapter or config.base_model,
+                                                             max_seq_length=config.max_length, load_in_4bit=False)
+        return model, tokenizer
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = torch.bfloat16 if config.bf16 else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(config.base_model, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return attach_adapter(model, config), tokenizer
+
+
+def attach_adapter(model, config: StageConfig):
+    """``model`` with ``config.init_adapter`` loaded trainable on top (unchanged when there is none)."""
+    if not config.init_adapter:
+        return model
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, config.init_adapter, is_trainable=True)
