@@ -1,4 +1,4 @@
-"""Container entry point: builds the OpenSOC app and serves it on ${PORT:-8000}.
+"""Container entry point: builds the OpenSOC app, mounts the demo at /demo, and serves on ${PORT:-8000}.
 
 ``python server.py`` and the ``opensoc-server`` console script both start it; OpenEnv's
 docker tooling expects port 8000.
@@ -19,7 +19,19 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 from opensoc.app_runtime import ServiceSettings, create_app  # noqa: E402
 
-app = create_app(ServiceSettings.from_env())
+DEMO_PATH = "/demo"
+
+
+def build_app():
+    """The API with the before-vs-after demo mounted at ``/demo`` (the API routes keep precedence)."""
+    import gradio as gr
+
+    from opensoc.demo_app import build_demo
+
+    return gr.mount_gradio_app(create_app(ServiceSettings.from_env()), build_demo(), path=DEMO_PATH)
+
+
+app = build_app()
 
 
 def main() -> None:

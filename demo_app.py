@@ -1,0 +1,75 @@
+"""The before-vs-after demo: a Gradio Blocks app that ``server.py`` mounts at ``/demo``.
+
+Tabs: Incident (a generated or baked incident, its log window, both defenders' decisions,
+the ground truth and rewards), Attacker (paste or edit a craft_incident and see how it
+fares), Results (the evaluation and training plots). Everything shown comes from
+``demo_data``; this module only lays it out.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from . import demo_data as dd
+from .tasks.registry import TASKS
+
+STAGES = list(TASKS)
+
+
+def _show(case: dd.DemoCase) -> tuple[str, str, str, str, str]:
+    return (dd.alert_markdown(case), dd.log_window_html(case), dd.decision_markdown(case.before, case.truth_action),
+            dd.decision_markdown(case.after, case.truth_action), dd.truth_markdown(case))
+
+
+def next_incident(stage: str, source: str, seed: int, index: int):
+    """Advance to the next incident; returns the page's new contents and counters."""
+    if source == "baked" and dd.baked_cases():
+        cases = [c for c in dd.baked_cases() if c.title.startswith(stage)] or list(dd.baked_cases())
+        index = (index + 1) % len(cases)
+        return (*_show(cases[index]), seed, index)
+    seed = int(seed) + 1
+    return (*_show(dd.live_case(stage, seed)), seed, index)
+
+
+def check_incident(text: str) -> tuple[str, str]:
+    result = dd.check_craft(text or "")
+    return (result.message, "") if result.ok else ("", result.message)
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title="OpenSOC demo") as demo:
+        gr.Markdown("# OpenSOC: before vs after\nA SIEM alert with its log window, triaged by the heuristic baseline "
+                    "and by the CPU-trained defender, scored by the deterministic verifier.")
+        with gr.Tab("Incident"):
+            with gr.Row():
+                stage = gr.Dropdown(STAGES, value="stage3_mixed", label="Stage")
+                source = gr.Radio(["live", "baked"], value="live", label="Incidents")
+                next_btn = gr.Button("Next incident", variant="primary", elem_id="next-incident")
+            seed, index = gr.State(0), gr.State(-1)
+            first = dd.live_case("stage3_mixed", 0)
+            alert_md = gr.Markdown(dd.alert_markdown(first), elem_id="alert-header")
+            with gr.Row():
+                before_md = gr.Markdown(dd.decision_markdown(first.before, first.truth_action), elem_id="baseline-decision")
+                after_md = gr.Markdown(dd.decision_markdown(first.after, first.truth_action), elem_id="trained-decision")
+                truth_md = gr.Markdown(dd.truth_markdown(first), elem_id="ground-truth")
+            log_html = gr.HTML(dd.log_window_html(first), elem_id="log-window-panel")
+            next_btn.click(next_incident, [stage, source, seed, index],
+                           [alert_md, log_html, before_md, after_md, truth_md, seed, index])
+        with gr.Tab("Attacker", elem_id="attacker-tab"):
+            gr.Markdown("Edit or paste a `craft_incident` JSON, or start from a generated one, then check it.")
+            with gr.Row():
+                ex_stage = gr.Dropdown(STAGES, value="stage2_multi", label="Start from a generated incident of")
+                ex_seed = gr.Number(value=1, precision=0, label="seed")
+                load_btn = gr.Button("Load generated incident", elem_id="load-example")
+            craft = gr.Code(value=dd.example_craft("stage2_multi", 1), language="json", label="craft_incident",
+                            elem_id="craft-json")
+            check_btn = gr.Button("Check incident", variant="primary", elem_id="check-incident")
+            verdict = gr.Markdown(elem_id="attacker-verdict")
+            error = gr.Markdown(elem_id="attacker-error")
+            load_btn.click(lambda s, n: dd.example_craft(s, int(n or 0)), [ex_stage, ex_seed], craft)
+            check_btn.click(check_incident, craft, [verdict, error])
+        with gr.Tab("Results"):
+            for label, path in dd.RESULT_IMAGES:
+                if path.is_file():
+                    gr.Image(str(path), label=label, show_label=True, interactive=False)
+    return demo

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Deploy OpenSOC to a Hugging Face Docker Space with huggingface_hub.
+#
+#   HF_TOKEN=... bash scripts/deploy_to_hf.sh <user-or-org>/<space-name>
+#   bash scripts/deploy_to_hf.sh <user-or-org>/<space-name> --dry-run   # list what would be uploaded; no network
+#
+# The Space builds the repository's Dockerfile; README.md's front matter (sdk: docker, app_port: 8000,
+# base_path: /demo, tags: [openenv]) configures it. Only files git tracks are uploaded, minus tests, CI and benchmarks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ $# -lt 1 ]; then
+    echo "usage: $0 <namespace>/<space> [--dry-run]" >&2
+    exit 2
+fi
+REPO_ID=$1
+DRY_RUN=${2:-}
+exec python - "$REPO_ID" "$DRY_RUN" <<'PY'
+import os
+import subprocess
+import sys
+
+repo_id, dry_run = sys.argv[1], sys.argv[2] == "--dry-run"
+if "/" not in repo_id:
+    sys.exit(f"repo id must be <namespace>/<space>, got {repo_id!r}")
+EXCLUDED = ("tests/", ".ci/", "bench/", ".github/")
+files = [f for f in subprocess.run(["git", "ls-files"], capture_output=True, text=True, check=True).stdout.splitlines()
+         if not f.startswith(EXCLUDED)]
+for required in ("Dockerfile", "README.md", "server.py", "pyproject.toml", "openenv.yaml"):
+    if required not in files:
+        sys.exit(f"{required} is not tracked by git; the Space cannot build without it")
+size = sum(os.path.getsize(f) for f in files)
+if dry_run:
+    print(f"dry run: would create or update the Docker Space {repo_id} and upload {len(files)} files ({size / 1e6:.1f} MB):")
+    for f in files:
+        print(f"  {f}")
+    sys.exit(0)
+from huggingface_hub import HfApi
+
+token = os.environ.get("HF_TOKEN")
+if not token:
+    sys.exit("HF_TOKEN is not set (a write token from https://huggingface.co/settings/tokens)")
+api = HfApi(token=token)
+api.create_repo(repo_id, repo_type="space", space_sdk="docker", exist_ok=True)
+api.upload_folder(folder_path=".", repo_id=repo_id, repo_type="space", allow_patterns=files,
+                  commit_message="Deploy OpenSOC")
+print(f"deployed: https://huggingface.co/spaces/{repo_id}")
+PY

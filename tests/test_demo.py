@@ -1,0 +1,50 @@
+"""What the demo shows, from demo_data: live and baked cases, highlighting, and the attacker check."""
+
+from __future__ import annotations
+
+import json
+
+from opensoc import demo_data as dd
+from opensoc.env import materialized_incident
+
+
+def test_live_case_holds_both_decisions_and_the_truth():
+    case = dd.live_case("stage3_mixed", 4)
+    truth = materialized_incident("stage3_mixed", 4).truth
+    assert case.truth_action == truth.action and list(case.triggering_log_ids) == truth.triggering_log_ids
+    assert case.before.policy == dd.BEFORE and case.after.policy == dd.AFTER
+    assert case.before.action and case.after.action
+    html = dd.log_window_html(case)
+    assert html.count("<tr") == len(case.alert.events) + 1
+    for lid in case.triggering_log_ids:
+        assert f'data-log-id="{lid}"' in html
+    assert "evidence" in html and "cited" in html
+
+
+def test_log_window_escapes_untrusted_text():
+    case = dd.live_case("stage4_adversarial", 11)
+    html = dd.log_window_html(case)
+    assert "<script" not in html and "<!--" not in html  # planted text is shown as text, never markup
+
+
+def test_baked_cases():
+    cases = dd.baked_cases()
+    data = json.loads(dd.DEMO_EXAMPLES.read_text())
+    assert len(cases) == len(data["examples"]) == 50
+    assert {c.title.split(",")[0] for c in cases} == {"stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial"}
+    assert all(c.before.policy.startswith("heuristic") and c.after.policy.startswith("cpu_defender") for c in cases)
+
+
+def test_attacker_check_messages():
+    bad = dd.check_craft('{"category": "ransomware", ')
+    assert not bad.ok and bad.message.startswith("**Invalid JSON** at line 1")
+    schema = dd.check_craft('{"category": "ransomware"}')
+    assert not schema.ok and "`target_label`" in schema.message and "`events`" in schema.message
+    good = dd.check_craft(dd.example_craft("stage2_multi", 1))
+    assert good.ok and "Plausibility: passes" in good.message and dd.BEFORE in good.message and dd.AFTER in good.message
+    wrapped = dd.check_craft(json.dumps({"craft_incident": json.loads(dd.example_craft("stage1_basic", 3))}))
+    assert wrapped.ok
+    implausible = json.loads(dd.example_craft("stage1_basic", 3))
+    implausible["events"][0]["host"] = "NOT-A-HOST"
+    result = dd.check_craft(json.dumps(implausible))
+    assert "Plausibility: fails" in result.message and "UNKNOWN_HOST" in result.message

@@ -1,0 +1,53 @@
+"""The demo in a real browser: headless Chromium (Debian's package, installed by .ci/run) driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+        "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
+ARTIFACTS = Path(os.environ.get("OPENSOC_TEST_ARTIFACTS", REPO / "test-artifacts"))
+
+
+def test_demo_in_headless_chromium(live_server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{live_server}/demo/", wait_until="domcontentloaded")
+            log_window = page.locator("#log-window")
+            log_window.wait_for(timeout=60_000)
+            first = log_window.inner_text()
+
+            page.get_by_role("button", name="Next incident").click()
+            page.wait_for_function("prev => { const w = document.querySelector('#log-window');"
+                                   " return w !== null && w.innerText !== prev; }", arg=first, timeout=30_000)
+            baseline, trained = page.locator("#baseline-decision").inner_text(), page.locator("#trained-decision").inner_text()
+            assert "heuristic" in baseline and "Action:" in baseline and "Reward:" in baseline
+            assert "CPU-trained defender" in trained and "Action:" in trained
+            assert "Ground truth" in page.locator("#ground-truth").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "demo_incident.png"))
+
+            page.get_by_role("tab", name="Attacker").click()
+            page.locator("#craft-json .cm-content").click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type('{"category": "ransomware", ')
+            page.get_by_role("button", name="Check incident").click()
+            error = page.locator("#attacker-error")
+            error.get_by_text("Invalid JSON").wait_for(timeout=30_000)
+            assert "line 1, column" in error.inner_text()
+            assert "Traceback" not in page.content()
+            page.screenshot(path=str(ARTIFACTS / "demo_attacker_error.png"))
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "demo_incident.png").stat().st_size > 10_000
