@@ -134,7 +134,7 @@ def alert_markdown(case: DemoCase) -> str:
 
 
 def decision_markdown(d: Decision, truth_action: str) -> str:
-    verdict = "✅ correct" if d.action == truth_action else "❌ " + d.outcome.replace("_", " ")
+    verdict = "correct" if d.action == truth_action else "wrong: " + d.outcome.replace("_", " ")
     return (f"**{d.policy}**\n\nAction: **{d.action or 'no valid answer'}**  \nCited: `{d.cited_log_id or '–'}`  \n"
             f"Reward: **{d.reward:+.2f}** ({verdict})")
 
