@@ -40,6 +40,7 @@ class Decision:
     cited_log_id: str | None
     reward: float
     outcome: str
+    breakdown: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,10 @@ def _trained():
     return LinearPolicy.load()
 
 
-def _decide(policy: str, triage: SubmitTriage, truth: GroundTruth) -> Decision:
+def _decide(policy: str, triage: SubmitTriage | None, truth: GroundTruth) -> Decision:
     score = score_triage(truth, triage)
-    return Decision(policy, triage.action, triage.cited_log_id, score.reward, score.outcome)
+    return Decision(policy, triage.action if triage else None, triage.cited_log_id if triage else None, score.reward,
+                    score.outcome, tuple((k, v) for k, v in score.breakdown.items() if v or k != "format"))
 
 
 def live_case(task: str, seed: int) -> DemoCase:
@@ -83,9 +85,15 @@ def baked_cases() -> tuple[DemoCase, ...]:
     data = json.loads(DEMO_EXAMPLES.read_text(encoding="utf-8"))
     cases = []
     for e in data["examples"]:
+        # The verifier's answer key is all score_triage reads, so the breakdown is recomputed, not stored.
+        truth = GroundTruth(action=e["truth"]["action"], malicious=e["truth"]["action"] != "dismiss",
+                            triggering_log_ids=e["truth"]["triggering_log_ids"],
+                            deciding_rule_ids=e["truth"]["deciding_rule_ids"], rules_fired=[])
+
         def decision(side: str) -> Decision:
             d = e[side]
-            return Decision(f"{d['policy']} ({side})", d["action"], d["cited_log_id"], d["reward"], d["outcome"])
+            triage = SubmitTriage(action=d["action"], cited_log_id=d["cited_log_id"]) if d["action"] else None
+            return _decide(f"{d['policy']} ({side})", triage, truth)
 
         cases.append(DemoCase(
             title=f"{e['task']}, seed {e['seed']} (baked)", alert=Alert.model_validate(e["alert"]),
@@ -135,8 +143,9 @@ def alert_markdown(case: DemoCase) -> str:
 
 def decision_markdown(d: Decision, truth_action: str) -> str:
     verdict = "correct" if d.action == truth_action else "wrong: " + d.outcome.replace("_", " ")
+    parts = " + ".join(f"{name} {value:+.2f}" for name, value in d.breakdown)
     return (f"**{d.policy}**\n\nAction: **{d.action or 'no valid answer'}**  \nCited: `{d.cited_log_id or '–'}`  \n"
-            f"Reward: **{d.reward:+.2f}** ({verdict})")
+            f"Reward: **{d.reward:+.2f}** ({verdict})  \nBreakdown: {parts or '–'}")
 
 
 def truth_markdown(case: DemoCase) -> str:

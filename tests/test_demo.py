@@ -33,6 +33,16 @@ def test_baked_cases():
     assert len(cases) == len(data["examples"]) == 50
     assert {c.title.split(",")[0] for c in cases} == {"stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial"}
     assert all(c.before.policy.startswith("heuristic") and c.after.policy.startswith("cpu_defender") for c in cases)
+    # The recomputed rewards match the ones baked into the file.
+    for case, example in zip(cases, data["examples"]):
+        assert case.before.reward == example["before"]["reward"] and case.after.reward == example["after"]["reward"]
+
+
+def test_decisions_show_the_reward_breakdown():
+    case = dd.live_case("stage1_basic", 2)
+    text = dd.decision_markdown(case.before, case.truth_action)
+    assert "Breakdown: action" in text
+    assert sum(v for _, v in case.before.breakdown) == case.before.reward
 
 
 def test_attacker_check_messages():
