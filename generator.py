@@ -480,7 +480,7 @@ def _lsass_dump_command(scene: Scene) -> list[dict]:
 
 def _masquerading_defender(scene: Scene) -> list[dict]:
     h = scene.workstation()
-    return [scene.access(0, h, "SYSTEM", "MsMpEng.exe", f"C:\\Users\\Public\\MsMpEng.exe", scene.pick(("0x1010", "0x1410")))]
+    return [scene.access(0, h, "SYSTEM", "MsMpEng.exe", "C:\\Users\\Public\\MsMpEng.exe", scene.pick(("0x1010", "0x1410")))]
 
 
 def _port_scan(scene: Scene, *, internal: bool) -> list[dict]:

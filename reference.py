@@ -60,7 +60,7 @@ def action_space() -> str:
         "  Actions, least to most severe: " + ", ".join(f"`{a}`" for a in sorted(TRIAGE_ACTIONS, key=ACTION_RANK.get)) + ".",
         "",
         "- `{\"craft_incident\": {...}}` (attacker): an incident with "
-        + ", ".join(f"`{k}`" for k in IncidentParams.model_fields) + f"; 1 to 64 events of the types "
+        + ", ".join(f"`{k}`" for k in IncidentParams.model_fields) + "; 1 to 64 events of the types "
         + ", ".join(f"`{t}`" for t in EVENT_TYPES) + ". Its JSON Schema is `opensoc.schema.OpenSOCAction.model_json_schema()`.",
     ])
 

@@ -93,7 +93,8 @@ def evasion_rate(attacker: CategoricalAttacker, episodes: int, defender: str, se
     return sum(play(env, a, 5_000_000 + seed * episodes + i, defender)[1] == "evaded" for i, a in enumerate(actions)) / episodes
 
 
-def train_attacker(config: AttackerTrainConfig = AttackerTrainConfig(), progress=None) -> tuple[CategoricalAttacker, AttackerLog]:
+def train_attacker(config: AttackerTrainConfig | None = None, progress=None) -> tuple[CategoricalAttacker, AttackerLog]:
+    config = config or AttackerTrainConfig()
     rng = np.random.default_rng(config.seed)
     attacker, log = CategoricalAttacker(), AttackerLog()
     env = OpenSOCEnv(AttackerRun())  # one run: a signature earns novelty only the first time

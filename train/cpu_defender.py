@@ -90,7 +90,8 @@ def greedy_reward(policy: LinearPolicy, task: str, seeds: range) -> float:
     return total / len(seeds)
 
 
-def train_defender(config: DefenderTrainConfig = DefenderTrainConfig(), progress=None) -> tuple[LinearPolicy, TrainLog]:
+def train_defender(config: DefenderTrainConfig | None = None, progress=None) -> tuple[LinearPolicy, TrainLog]:
+    config = config or DefenderTrainConfig()
     rng = np.random.default_rng(config.seed)
     policy, log, env = LinearPolicy(), TrainLog(), OpenSOCEnv()
     m, v = np.zeros_like(policy.W), np.zeros_like(policy.W)  # Adam moments
