@@ -231,32 +231,32 @@ def _reset_params(data: Any) -> ResetParams:
                            expected=list(ResetParams.model_fields) if err["type"] == "extra_forbidden" else None) from None
 
 
-class AlertJsonCache:
-    """Serialized alerts, keyed by the (immutable, shared) Alert object they came from.
+class SharedJsonCache:
+    """JSON of shared immutable objects (an incident's Alert and prompt), keyed by the object itself.
 
-    Incidents are materialized once per (task, seed) and shared across sessions, so the
-    same Alert is sent many times; its JSON is computed once. Entries hold the object
-    itself, so an id is never reused while its entry lives.
+    Incidents are materialized once per (task, seed) and shared across sessions, so the same
+    Alert and prompt string are sent many times; each is serialized once. Entries hold the
+    object, so an id is never reused while its entry lives.
     """
 
     def __init__(self, size: int = 8192):
         self.size = size
         self._entries: OrderedDict[int, tuple[object, str]] = OrderedDict()
 
-    def json(self, alert) -> str:
-        key = id(alert)
+    def json(self, obj) -> str:
+        key = id(obj)
         entry = self._entries.get(key)
-        if entry is not None and entry[0] is alert:
+        if entry is not None and entry[0] is obj:
             self._entries.move_to_end(key)
             return entry[1]
-        text = alert.model_dump_json()
-        self._entries[key] = (alert, text)
+        text = obj.model_dump_json() if hasattr(obj, "model_dump_json") else json.dumps(obj)
+        self._entries[key] = (obj, text)
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return text
 
 
-_ALERTS = AlertJsonCache()
+_SHARED = SharedJsonCache()
 
 
 def envelope(obs: OpenSOCObservation) -> str:
@@ -264,7 +264,8 @@ def envelope(obs: OpenSOCObservation) -> str:
     if obs.alert is None:
         body = obs.model_dump_json(exclude={"reward", "done"})
     else:
-        body = obs.model_dump_json(exclude={"reward", "done", "alert"})[:-1] + ',"alert":' + _ALERTS.json(obs.alert) + "}"
+        body = (obs.model_dump_json(exclude={"reward", "done", "alert", "prompt"})[:-1]
+                + ',"alert":' + _SHARED.json(obs.alert) + ',"prompt":' + _SHARED.json(obs.prompt) + "}")
     reward = "null" if obs.reward is None else json.dumps(float(obs.reward))
     meta = json.dumps({"episode_id": obs.episode_id})
     return f'{{"observation":{body},"reward":{reward},"done":{"true" if obs.done else "false"},"metadata":{meta}}}'

@@ -109,7 +109,7 @@ def main() -> int:
     parser.add_argument("--episodes", type=int, default=60, help="episodes per client")
     parser.add_argument("--seconds", type=float, default=8.0, help="in-process measuring time")
     parser.add_argument("--group", type=int, default=8, help="rollouts per seed in the GRPO-style regime")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the median is reported")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds; the median is reported")
     args = parser.parse_args()
 
     print(f"[in-process] {args.seconds:g} s over {len(TASKS)} tasks", flush=True)
