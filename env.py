@@ -178,7 +178,7 @@ def e1_dataset(dataset_file: str, dataset_source: str) -> E1Dataset:
     return load_e1_dataset(dataset_file, dataset_source)
 
 
-def _e1_source() -> str:
+def e1_source() -> str:
     source = os.environ.get("E1_DATASET_SOURCE", "auto")
     if source not in DATASET_SOURCES:
         raise InvalidParameterError(f"E1_DATASET_SOURCE={source!r}; expected one of: {', '.join(DATASET_SOURCES)}",
@@ -287,7 +287,7 @@ class OpenSOCEnv:
         split = _check_choice("split", split or spec.default_split, spec.splits)
         scoring = _check_choice("scoring", scoring or "default", E1_SCORING)
         seed, episode_id = _check_seed(seed), _check_episode_id(episode_id)
-        dataset = e1_dataset(spec.dataset_file, _e1_source())
+        dataset = e1_dataset(spec.dataset_file, e1_source())
         rows = [r for r in dataset.rows if r["meta"].get("split") == split]
         if not rows:
             raise InvalidParameterError(f"the {dataset.tier} {spec.dataset_file} has no {split!r} rows", field="split")

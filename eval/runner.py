@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
-from ..env import E1_TASKS, OpenSOCEnv, e1_dataset, _e1_source
+from ..env import E1_TASKS, OpenSOCEnv, e1_dataset, e1_source
 from ..models import OpenSOCObservation
 from ..prompting import extract_json_object
 from .frozen import load_holdout
@@ -26,7 +26,7 @@ def load_items(split: str = "holdout", tasks: Sequence[str] | None = None, limit
     elif ":" in split and split.split(":", 1)[0] in E1_TASKS:
         task, part = split.split(":", 1)
         spec = E1_TASKS[task]
-        rows = [r for r in e1_dataset(spec.dataset_file, _e1_source()).rows if r["meta"].get("split") == part]
+        rows = [r for r in e1_dataset(spec.dataset_file, e1_source()).rows if r["meta"].get("split") == part]
         if not rows:
             raise ValueError(f"{spec.dataset_file} has no {part!r} rows")
         items = [{"id": f"{task}:{part}:{i}", "task": task, "split": part, "seed": i, "answer": r["answer"]}

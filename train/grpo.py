@@ -9,12 +9,11 @@ running service scores it.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .config import StageConfig
 from .datasets import attacker_dataset, grpo_dataset
-from .models import attach_adapter, load_model, lora_config
+from .models import attach_adapter, load_model, lora_config, save_stage, trainer_args
 
 
 def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
@@ -36,21 +35,12 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
     else:
         dataset = grpo_dataset(config.task, config.train_examples, with_alert=True)
         kwargs = {"reward_funcs": [defender_reward]}
-    args = GRPOConfig(
-        output_dir=config.output_dir, max_steps=config.max_steps, learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.per_device_train_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps, num_generations=config.num_generations,
-        max_completion_length=config.max_completion_length, temperature=config.temperature,
-        logging_steps=config.logging_steps, bf16=config.bf16, use_cpu=config.use_cpu, use_vllm=config.use_vllm,
-        seed=config.seed, report_to=[], save_strategy="no",
-    )
+    args = GRPOConfig(**trainer_args(config), num_generations=config.num_generations, temperature=config.temperature,
+                      max_completion_length=config.max_completion_length, use_vllm=config.use_vllm)
     trainer = GRPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                           peft_config=None if config.init_adapter else lora_config(config), **kwargs)
     trainer.train()
-    out = Path(config.output_dir)
-    trainer.save_model(str(out))
-    (out / "metrics.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
-    return out
+    return save_stage(trainer, config.output_dir)
 
 
 def main() -> None:

@@ -40,3 +40,22 @@ def attach_adapter(model, config: StageConfig):
     from peft import PeftModel
 
     return PeftModel.from_pretrained(model, config.init_adapter, is_trainable=True)
+
+
+def save_stage(trainer, output_dir: str):
+    """Save the trained adapter and TRL's log (``metrics.json``) to ``output_dir``; returns its path."""
+    import json
+    from pathlib import Path
+
+    out = Path(output_dir)
+    trainer.save_model(str(out))
+    (out / "metrics.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
+    return out
+
+
+def trainer_args(config: StageConfig) -> dict:
+    """The training arguments SFT and GRPO share, from ``config``."""
+    return dict(output_dir=config.output_dir, max_steps=config.max_steps, learning_rate=config.learning_rate,
+                per_device_train_batch_size=config.per_device_train_batch_size,
+                gradient_accumulation_steps=config.gradient_accumulation_steps, logging_steps=config.logging_steps,
+                bf16=config.bf16, use_cpu=config.use_cpu, seed=config.seed, report_to=[], save_strategy="no")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .config import StageConfig
 from .datasets import sft_dataset
-from .models import attach_adapter, load_model, lora_config
+from .models import attach_adapter, load_model, lora_config, save_stage, trainer_args
 
 
 def run_sft(config: StageConfig, model=None, tokenizer=None, limit: int | None = None) -> Path:
@@ -19,20 +18,11 @@ def run_sft(config: StageConfig, model=None, tokenizer=None, limit: int | None =
         model, tokenizer = load_model(config)
     else:
         model = attach_adapter(model, config)
-    args = SFTConfig(
-        output_dir=config.output_dir, max_steps=config.max_steps, learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.per_device_train_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps, max_length=config.max_length,
-        logging_steps=config.logging_steps, bf16=config.bf16, use_cpu=config.use_cpu, seed=config.seed,
-        report_to=[], save_strategy="no", completion_only_loss=True,
-    )
+    args = SFTConfig(**trainer_args(config), max_length=config.max_length, completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=sft_dataset(limit or config.train_examples),
                          processing_class=tokenizer, peft_config=None if config.init_adapter else lora_config(config))
     trainer.train()
-    out = Path(config.output_dir)
-    trainer.save_model(str(out))
-    (out / "metrics.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
-    return out
+    return save_stage(trainer, config.output_dir)
 
 
 def main() -> None:

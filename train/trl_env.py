@@ -25,44 +25,32 @@ def server_url() -> str:
     return os.environ.get("OPENSOC_URL", "http://localhost:8000")
 
 
-class OpenSOCDefenderEnv:
-    """One defender episode per rollout; the tool is ``submit_triage``."""
+class _SessionEnv:
+    """One WebSocket session and the role's reward; subclasses add ``reset`` and the role's one tool."""
+
+    # The action a rollout that never called the tool is scored as (the service rejects it as malformed).
+    _silent_action: dict = {}
 
     def __init__(self) -> None:
         self._session = OpenSOCSession(server_url())
         self.reward = 0.0
         self.done = False
 
-    def reset(self, **kwargs) -> str:
-        """Start the episode for the dataset row; returns the alert to show the model."""
-        result = self._session.reset(task=kwargs.get("task", "stage1_basic"), seed=int(kwargs.get("seed", 0)),
-                                     mode="defender_only", use_replay_pool=bool(kwargs.get("use_replay_pool", False)))
+    def _start(self, **reset_args) -> str:
+        result = self._session.reset(**reset_args)
         self.reward, self.done = 0.0, False
         return result.observation.prompt
 
-    def submit_triage(self, action: str, cited_log_id: str, rationale: str = "") -> str:
-        """Submit the triage decision for the alert. Call it once.
-
-        Args:
-            action: One of dismiss, monitor, quarantine_host, block_ip, escalate.
-            cited_log_id: The log_id of the single event that drove the decision, for example L2-3.
-            rationale: One sentence explaining the decision.
-
-        Returns:
-            A confirmation that the decision was recorded.
-        """
+    def _act(self, action: dict):
         if self.done:
-            raise ValueError("The alert has already been triaged.")
-        result = self._session.step({"submit_triage": {"action": action, "cited_log_id": cited_log_id,
-                                                       "rationale": rationale[:2000]}})
+            raise ValueError("This episode's action has already been submitted.")
+        result = self._session.step(action)
         self.reward, self.done = float(result.reward), True
-        if result.observation.errors:
-            return "Invalid triage: " + "; ".join(f"{e.loc}: {e.msg}" for e in result.observation.errors)
-        return f"Recorded: {action}."
+        return result.observation
 
     def get_reward(self) -> float:
         if not self.done:  # no valid tool call: let the service score the format violation
-            self.reward, self.done = float(self._session.step({"submit_triage": {}}).reward), True
+            self._act(self._silent_action)
         return self.reward
 
     # TRL exposes every public method as a tool, so session cleanup stays private.
@@ -76,20 +64,42 @@ class OpenSOCDefenderEnv:
             pass
 
 
-class OpenSOCAttackerEnv:
+class OpenSOCDefenderEnv(_SessionEnv):
+    """One defender episode per rollout; the tool is ``submit_triage``."""
+
+    _silent_action = {"submit_triage": {}}
+
+    def reset(self, **kwargs) -> str:
+        """Start the episode for the dataset row; returns the alert to show the model."""
+        return self._start(task=kwargs.get("task", "stage1_basic"), seed=int(kwargs.get("seed", 0)),
+                           mode="defender_only", use_replay_pool=bool(kwargs.get("use_replay_pool", False)))
+
+    def submit_triage(self, action: str, cited_log_id: str, rationale: str = "") -> str:
+        """Submit the triage decision for the alert. Call it once.
+
+        Args:
+            action: One of dismiss, monitor, quarantine_host, block_ip, escalate.
+            cited_log_id: The log_id of the single event that drove the decision, for example L2-3.
+            rationale: One sentence explaining the decision.
+
+        Returns:
+            A confirmation that the decision was recorded.
+        """
+        obs = self._act({"submit_triage": {"action": action, "cited_log_id": cited_log_id, "rationale": rationale[:2000]}})
+        if obs.errors:
+            return "Invalid triage: " + "; ".join(f"{e.loc}: {e.msg}" for e in obs.errors)
+        return f"Recorded: {action}."
+
+
+class OpenSOCAttackerEnv(_SessionEnv):
     """One ``attacker_only`` episode per rollout; the tool is ``craft_incident``; a built-in defender answers."""
 
-    def __init__(self) -> None:
-        self._session = OpenSOCSession(server_url())
-        self.reward = 0.0
-        self.done = False
+    _silent_action = {"craft_incident": {}}
 
     def reset(self, **kwargs) -> str:
         """Start the episode; returns the attacker's brief (target category, difficulty, inventory)."""
-        result = self._session.reset(task=kwargs.get("task", "stage2_multi"), seed=int(kwargs.get("seed", 0)),
-                                     mode="attacker_only", defender_policy=kwargs.get("defender_policy", "heuristic"))
-        self.reward, self.done = 0.0, False
-        return result.observation.prompt
+        return self._start(task=kwargs.get("task", "stage2_multi"), seed=int(kwargs.get("seed", 0)), mode="attacker_only",
+                           defender_policy=kwargs.get("defender_policy", "heuristic"))
 
     def craft_incident(self, incident_json: str) -> str:
         """Submit the crafted incident. Call it once.
@@ -100,29 +110,10 @@ class OpenSOCAttackerEnv:
         Returns:
             The outcome: whether the incident was plausible and how the defender answered.
         """
-        if self.done:
-            raise ValueError("The incident has already been submitted.")
         try:
             incident = json.loads(incident_json)
         except json.JSONDecodeError:
             incident = {}  # scored by the service as a schema failure
-        if not isinstance(incident, dict):
-            incident = {}
-        result = self._session.step({"craft_incident": incident})
-        self.reward, self.done = float(result.reward), True
-        score = result.observation.rewards.attacker
+        obs = self._act({"craft_incident": incident if isinstance(incident, dict) else {}})
+        score = obs.rewards.attacker
         return f"Outcome: {score.outcome}." + (f" Violations: {', '.join(score.violation_codes)}." if score.violation_codes else "")
-
-    def get_reward(self) -> float:
-        if not self.done:
-            self.reward, self.done = float(self._session.step({"craft_incident": {}}).reward), True
-        return self.reward
-
-    def _close(self) -> None:
-        self._session.close()
-
-    def __del__(self) -> None:
-        try:
-            self._close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown or an already closed socket
-            pass
