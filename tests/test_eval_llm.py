@@ -44,7 +44,7 @@ class FakeOpenAI:
                 self.calls[("flaky", prompt)] += 1
                 return JSONResponse({"error": "overloaded"}, status_code=503)
             if kind == "slow":
-                await asyncio.sleep(3)  # a model slower than the client's timeout
+                await asyncio.sleep(6)  # a model far slower than the client's timeout
             text = ("I think this is bad" if kind == "malformed"
                     else '{"action": "escalate", "cited_log_id": "L1-0", "rationale": "r", "confidence": 0.7}')
             return {"choices": [{"message": {"role": "assistant", "content": text}}]}
@@ -77,7 +77,7 @@ def test_retries_caching_and_format_violations(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_KEY", "sk-test")
     items = load_items("holdout", ["stage1_basic"], limit=16)
     policy = LLMPolicy(base_url=f"http://127.0.0.1:{fake.port}/v1", model="fake-1", api_key_env="FAKE_KEY",
-                       concurrency=4, timeout_s=0.5, retries=2, cache_dir=tmp_path / "cache", backoff_s=0.01)
+                       concurrency=4, timeout_s=1.5, retries=2, cache_dir=tmp_path / "cache", backoff_s=0.01)
     records = run_policy(policy, items, show_progress=False)
     assert len(records) == 16  # nothing dropped
     kinds = Counter(_kind(r_prompt) for r_prompt in _prompts(items))
@@ -93,7 +93,7 @@ def test_retries_caching_and_format_violations(fake, tmp_path, monkeypatch):
     # A rerun is served from the cache: the server sees only the slow prompts again.
     before = sum(v for k, v in fake.calls.items() if isinstance(k, str))
     again = LLMPolicy(base_url=f"http://127.0.0.1:{fake.port}/v1", model="fake-1", api_key_env="FAKE_KEY",
-                      concurrency=4, timeout_s=0.5, retries=0, cache_dir=tmp_path / "cache")
+                      concurrency=4, timeout_s=1.5, retries=0, cache_dir=tmp_path / "cache")
     rerun = run_policy(again, items, show_progress=False)
     after = sum(v for k, v in fake.calls.items() if isinstance(k, str))
     assert again.client.stats.cache_hits == 16 - kinds["slow"]
