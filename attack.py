@@ -48,8 +48,3 @@ TECHNIQUES: dict[str, tuple[str, tuple[str, ...]]] = {
     'T1569.002': ('System Services: Service Execution', ('execution',)),
     'T1570': ('Lateral Tool Transfer', ('lateral-movement',)),
 }
-
-
-def is_known_technique(technique_id: str) -> bool:
-    """True when ``technique_id`` is a current ATT&CK technique in the vendored table."""
-    return technique_id in TECHNIQUES

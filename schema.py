@@ -66,10 +66,6 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
-LogSource = Literal[
-    "sysmon", "windows_security", "zeek_conn", "zeek_dns", "proxy", "email_gateway", "edr", "auth", "firewall"
-]
-
 # ------------------------------------------------------------------------ bounded scalars
 
 MAX_EVENTS = 64

@@ -24,7 +24,7 @@ from pathlib import PureWindowsPath
 
 from pydantic import Field
 
-from .inventory import INVENTORY, PRIVILEGED_GROUPS, Host, is_internal_ip, is_routable_external_ip
+from .inventory import INVENTORY, PRIVILEGED_GROUPS, is_internal_ip, is_routable_external_ip
 from .schema import (
     Authentication,
     DnsQuery,
@@ -192,9 +192,6 @@ class Window:
 
     def of(self, *types: type) -> list:
         return [e for e in self.events if isinstance(e, types)]
-
-    def host(self, name: str | None) -> Host | None:
-        return INVENTORY.host(name) if name else None
 
     def admin_context(self, event) -> bool:
         """An IT admin working from an admin jump host: the sanctioned place for admin tooling."""

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .builder import CIC_FILE, IOT23_FILE, UNSW_FILE, assign_splits, to_row
+from .builder import IOT23_FILE, assign_splits, to_row
 from .synthetic import synthetic_flows
 
 log = logging.getLogger("opensoc.e1")
 
 DatasetSource = Literal["auto", "local", "hub", "synthetic"]
 DATASET_SOURCES = ("auto", "local", "hub", "synthetic")
-KNOWN_FILES = (IOT23_FILE, CIC_FILE, UNSW_FILE)
 SYNTHETIC_ROWS = 600
 
 

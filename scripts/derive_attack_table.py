@@ -56,11 +56,7 @@ def main() -> int:
             name = f"{parent['name']}: {name}"
         tactics = tuple(rec.get("tactics") or ())
         out.append(f"    {tid!r}: ({name!r}, {tactics!r}),\n")
-    out.append("}\n\n\n")
-    out.append('''def is_known_technique(technique_id: str) -> bool:
-    """True when ``technique_id`` is a current ATT&CK technique in the vendored table."""
-    return technique_id in TECHNIQUES
-''')
+    out.append("}\n")
     sys.stdout.write("".join(out))
     return 0
 
