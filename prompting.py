@@ -91,13 +91,38 @@ def format_triage_answer(action: str, cited_log_id: str, rationale: str, confide
     return json.dumps(answer)
 
 
+def completion_text(completion) -> str:
+    """The text of a model's answer: a string as is, or the last assistant message of a chat completion
+    (dicts or message objects, as TRL and verifiers pass them)."""
+    if isinstance(completion, str):
+        return completion
+    for message in reversed(list(completion or [])):
+        get = message.get if isinstance(message, dict) else lambda k, m=message: getattr(m, k, None)
+        if get("role") in ("assistant", None):
+            content = get("content")
+            return content if isinstance(content, str) else ""
+    return ""
+
+
+def triage_answer(text: str | None) -> dict | None:
+    """The answer object in a defender's output, unwrapping ``{"submit_triage": {...}}``; None when there is none."""
+    obj = extract_json_object(text or "")
+    if obj is not None and isinstance(obj.get("submit_triage"), dict):
+        obj = obj["submit_triage"]
+    return obj
+
+
+def triage_action(text: str | None) -> dict:
+    """The step action for a defender's output. An unreadable answer becomes ``{"submit_triage": {}}``, which the
+    environment scores as a format violation; the output is never dropped."""
+    return {"submit_triage": triage_answer(text) or {}}
+
+
 def parse_triage(text: str) -> SubmitTriage | None:
     """Read a defender's answer; None when it is not a valid triage (a format violation)."""
-    obj = extract_json_object(text)
+    obj = triage_answer(text)
     if obj is None:
         return None
-    if "submit_triage" in obj and isinstance(obj["submit_triage"], dict):
-        obj = obj["submit_triage"]
     try:
         return SubmitTriage.model_validate(obj)
     except ValidationError:

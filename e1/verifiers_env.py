@@ -11,19 +11,9 @@ from __future__ import annotations
 import random
 
 from .builder import IOT23_FILE
+from ..prompting import completion_text
 from .loading import DatasetSource, load_e1_dataset
 from .scoring import SYSTEM_PROMPT, ParseFailure, score_compat, score_default, strict_parse
-
-
-def _last_assistant_text(completion) -> str:
-    if isinstance(completion, str):
-        return completion
-    for message in reversed(list(completion or [])):
-        role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
-        if role == "assistant":
-            content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
-            return content if isinstance(content, str) else ""
-    return ""
 
 
 def load_environment(dataset_name: str = IOT23_FILE, dataset_source: DatasetSource = "auto",
@@ -58,11 +48,11 @@ def load_environment(dataset_name: str = IOT23_FILE, dataset_source: DatasetSour
                 return None
 
     def e1_reward(completion, answer, **kwargs) -> float:
-        text = _last_assistant_text(completion)
+        text = completion_text(completion)
         return (score_compat(text, answer) if scoring == "compat" else score_default(text, answer)).reward
 
     def e1_correct(completion, answer, **kwargs) -> float:
-        text = _last_assistant_text(completion)
+        text = completion_text(completion)
         return float((score_compat(text, answer) if scoring == "compat" else score_default(text, answer)).correct)
 
     parser = E1Parser()

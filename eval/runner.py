@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ..env import E1_TASKS, OpenSOCEnv, e1_dataset, e1_source
 from ..models import OpenSOCObservation
-from ..prompting import extract_json_object
+from ..prompting import triage_action, triage_answer
 from .frozen import load_holdout
 from .metrics import by_task, e1_metrics, soc_metrics
 from .policies import Policy
@@ -88,12 +88,7 @@ def _reset_args(item: dict) -> dict:
 
 def action_from(text: str | None, e1: bool) -> dict:
     """The step action for a policy's completion; unreadable output becomes a scored format violation."""
-    if e1:
-        return {"classify_flow": text or ""}
-    obj = extract_json_object(text or "")
-    if isinstance(obj, dict) and isinstance(obj.get("submit_triage"), dict):
-        obj = obj["submit_triage"]
-    return {"submit_triage": obj if isinstance(obj, dict) else {}}
+    return {"classify_flow": text or ""} if e1 else triage_action(text)
 
 
 def _record(item: dict, final: OpenSOCObservation, text: str | None) -> dict:
@@ -110,8 +105,8 @@ def _record(item: dict, final: OpenSOCObservation, text: str | None) -> dict:
 
 
 def _confidence(text: str | None) -> float | None:
-    obj = extract_json_object(text or "")
-    c = obj.get("confidence") if isinstance(obj, dict) else None
+    obj = triage_answer(text)
+    c = obj.get("confidence") if obj is not None else None
     return float(c) if isinstance(c, (int, float)) and not isinstance(c, bool) and 0 <= c <= 1 else None
 
 

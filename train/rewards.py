@@ -8,16 +8,7 @@ suits GRPO runs whose prompts already hold the alert (no tool calling needed).
 from __future__ import annotations
 
 from ..env import OpenSOCEnv
-from ..prompting import extract_json_object
-
-
-def _text(completion) -> str:
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list) and completion:
-        last = completion[-1]
-        return (last.get("content") if isinstance(last, dict) else str(last)) or ""
-    return ""
+from ..prompting import completion_text, triage_action
 
 
 def defender_reward(completions, task, seed, **kwargs) -> list[float]:
@@ -25,8 +16,5 @@ def defender_reward(completions, task, seed, **kwargs) -> list[float]:
     out = []
     for completion, t, s in zip(completions, task, seed):
         env.reset(task=t, seed=int(s))
-        obj = extract_json_object(_text(completion))
-        if isinstance(obj, dict) and isinstance(obj.get("submit_triage"), dict):
-            obj = obj["submit_triage"]
-        out.append(float(env.step({"submit_triage": obj if isinstance(obj, dict) else {}}).reward))
+        out.append(float(env.step(triage_action(completion_text(completion))).reward))
     return out
