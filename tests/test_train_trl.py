@@ -151,3 +151,14 @@ def test_configs_notebook_and_pipeline_script():
     for module, name in imported:
         assert hasattr(__import__(module, fromlist=[name]), name), (module, name)
     assert subprocess.run(["bash", "-n", str(REPO / "scripts" / "run_full_pipeline.sh")]).returncode == 0
+
+
+def test_stage_command_line_applies_overrides():
+    from opensoc.train.config import stage_main
+
+    seen: list[StageConfig] = []
+    stage_main(seen.append, "doc", ["--config", str(CONFIG_DIR / "stage2.yaml"), "--base-model", "tiny/model",
+                                    "--init-adapter", "runs/a/stage1", "--output-dir", "runs/a/stage2"])
+    (config,) = seen
+    assert (config.base_model, config.init_adapter, config.output_dir) == ("tiny/model", "runs/a/stage1", "runs/a/stage2")
+    assert config.task == "stage2_multi" and config.kind == "grpo"

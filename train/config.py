@@ -65,3 +65,17 @@ class StageConfig:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(data)
+
+
+def stage_main(run, doc: str, argv: list[str] | None = None) -> None:
+    """The command line shared by ``opensoc.train.sft`` and ``opensoc.train.grpo``: a config, with overrides."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--config", required=True, help="a YAML file in train/configs/")
+    parser.add_argument("--base-model")
+    parser.add_argument("--init-adapter", help="continue from this adapter (the previous stage's)")
+    parser.add_argument("--output-dir")
+    args = parser.parse_args(argv)
+    run(StageConfig.load(args.config, base_model=args.base_model, init_adapter=args.init_adapter,
+                         output_dir=args.output_dir))

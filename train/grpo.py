@@ -8,12 +8,11 @@ running service scores it.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from .config import StageConfig
+from .config import StageConfig, stage_main
 from .datasets import attacker_dataset, grpo_dataset
-from .models import attach_adapter, load_model, lora_config, save_stage, trainer_args
+from .models import lora_config, prepare_model, save_stage, trainer_args
 
 
 def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
@@ -23,10 +22,7 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
     from .rewards import defender_reward
     from .trl_env import OpenSOCAttackerEnv, OpenSOCDefenderEnv
 
-    if model is None:
-        model, tokenizer = load_model(config)
-    else:
-        model = attach_adapter(model, config)
+    model, tokenizer = prepare_model(config, model, tokenizer)
     if config.role == "attacker":
         dataset, kwargs = attacker_dataset(config.task, config.train_examples), {"environment_factory": OpenSOCAttackerEnv}
     elif config.reward == "service":
@@ -44,14 +40,7 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--base-model")
-    parser.add_argument("--init-adapter")
-    parser.add_argument("--output-dir")
-    args = parser.parse_args()
-    run_grpo(StageConfig.load(args.config, base_model=args.base_model, init_adapter=args.init_adapter,
-                              output_dir=args.output_dir))
+    stage_main(run_grpo, __doc__)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,13 @@ def load_model(config: StageConfig):
     return attach_adapter(model, config), tokenizer
 
 
+def prepare_model(config: StageConfig, model=None, tokenizer=None):
+    """(model, tokenizer) to train: loaded from ``config``, or the given pair with ``init_adapter`` attached."""
+    if model is None:
+        return load_model(config)
+    return attach_adapter(model, config), tokenizer
+
+
 def attach_adapter(model, config: StageConfig):
     """``model`` with ``config.init_adapter`` loaded trainable on top (unchanged when there is none)."""
     if not config.init_adapter:

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from .config import StageConfig
+from .config import StageConfig, stage_main
 from .datasets import sft_dataset
-from .models import attach_adapter, load_model, lora_config, save_stage, trainer_args
+from .models import lora_config, prepare_model, save_stage, trainer_args
 
 
 def run_sft(config: StageConfig, model=None, tokenizer=None, limit: int | None = None) -> Path:
     """Train and save the adapter; ``model``/``tokenizer`` may be passed in (tests use a tiny local model)."""
     from trl import SFTConfig, SFTTrainer
 
-    if model is None:
-        model, tokenizer = load_model(config)
-    else:
-        model = attach_adapter(model, config)
+    model, tokenizer = prepare_model(config, model, tokenizer)
     args = SFTConfig(**trainer_args(config), max_length=config.max_length, completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=sft_dataset(limit or config.train_examples),
                          processing_class=tokenizer, peft_config=None if config.init_adapter else lora_config(config))
@@ -26,12 +22,7 @@ def run_sft(config: StageConfig, model=None, tokenizer=None, limit: int | None =
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--base-model")
-    parser.add_argument("--output-dir")
-    args = parser.parse_args()
-    run_sft(StageConfig.load(args.config, base_model=args.base_model, output_dir=args.output_dir))
+    stage_main(run_sft, __doc__)
 
 
 if __name__ == "__main__":
