@@ -22,9 +22,11 @@ def test_live_case_holds_both_decisions_and_the_truth():
 
 
 def test_log_window_escapes_untrusted_text():
-    case = dd.live_case("stage4_adversarial", 11)
-    html = dd.log_window_html(case)
-    assert "<script" not in html and "<!--" not in html  # planted text is shown as text, never markup
+    # A stage-4 incident with an instruction planted as an HTML comment in an event field.
+    seed = next(s for s in range(200)
+                if any("<!--" in e.model_dump_json() for e in materialized_incident("stage4_adversarial", s).incident.events))
+    html = dd.log_window_html(dd.live_case("stage4_adversarial", seed))
+    assert "&lt;!--" in html and "<!--" not in html  # shown as text, never markup
 
 
 def test_baked_cases():

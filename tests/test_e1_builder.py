@@ -88,9 +88,14 @@ def test_without_port_matching_the_port_shortcut_is_flagged(unmatched_ports):
 
 
 def test_dedup_keeps_first():
+    from opensoc.e1.flows import content_hash
+
     flows = synthetic_flows(50, 1)
+    once, _ = dedup(flows)
     unique, dropped = dedup(flows + flows[:10])
-    assert dropped >= 10 and unique[: len(unique)] == unique
+    assert unique == once  # repeats add nothing, and the first occurrences keep their order
+    assert dropped == 60 - len(unique)
+    assert len({content_hash(f.flow) for f in unique}) == len(unique)
 
 
 def test_cli(shared_data, tmp_path):

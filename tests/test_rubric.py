@@ -130,11 +130,10 @@ def test_attacker_table():
 
 def test_signature_is_deterministic_and_structural():
     a = generate_from_template("https_beacon", 2)
-    b = generate_from_template("https_beacon", 3)
-    ta, tb = compute_ground_truth(a), compute_ground_truth(b)
-    assert incident_signature(a, ta) == incident_signature(a, ta)
+    ta = compute_ground_truth(a)
+    rebuilt = type(a).model_validate_json(a.model_dump_json())  # a separate object with the same content
+    assert incident_signature(rebuilt, compute_ground_truth(rebuilt)) == incident_signature(a, ta)
     other = generate_from_template("bulk_upload", 2)
     assert incident_signature(other, compute_ground_truth(other)) != incident_signature(a, ta)
     renamed = a.model_copy(update={"narrative": "different story"})
     assert incident_signature(renamed, ta) == incident_signature(a, ta)
-    assert len({incident_signature(a, ta), incident_signature(b, tb)}) in (1, 2)

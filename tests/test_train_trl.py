@@ -120,9 +120,12 @@ def test_environment_classes_directly(live_server, monkeypatch):
     assert env.get_reward() == pytest.approx(1.1)
     with pytest.raises(ValueError):
         env.submit_triage("dismiss", "L1-0")
+    from opensoc.rubric import score_triage
+
     silent = OpenSOCDefenderEnv()
     silent.reset(task="stage1_basic", seed=5)
-    assert silent.get_reward() == -1.0 or silent.get_reward() == -0.1  # a rollout without a tool call is a format violation
+    # A rollout without a tool call is scored as a format violation on this incident.
+    assert silent.get_reward() == score_triage(truth, None).reward
     tools = [n for n, m in inspect.getmembers(OpenSOCDefenderEnv, inspect.isfunction) if not n.startswith("_")]
     assert sorted(tools) == ["get_reward", "reset", "submit_triage"]
     assert "Args:" in OpenSOCDefenderEnv.submit_triage.__doc__
