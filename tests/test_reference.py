@@ -39,3 +39,21 @@ def test_every_referenced_technique_is_in_the_table():
 
     used = {t for r in VERDICT_RULES for t in r.technique_ids} | {t for d in DETECTIONS for t in d.technique_ids}
     assert used <= set(TECHNIQUES)
+
+
+def test_readme_performance_figures_come_from_the_benchmark():
+    import json
+
+    bench = json.loads((reference.ROOT / "bench" / "results.json").read_text())
+    readme = (reference.ROOT / "README.md").read_text()
+    for task, value in bench["in_process_episodes_per_s"].items():
+        assert f"in-process, {task}" in readme and f"| {value:,.0f} |" in readme, task
+    runs, ranges = bench["episodes_per_s"], bench["episodes_per_s_min_max"]
+    assert f"**{runs['opensoc_ws_grouped']:,.0f}** ({ranges['opensoc_ws_grouped'][0]:,.0f}–{ranges['opensoc_ws_grouped'][1]:,.0f})" in readme
+    assert f"| {runs['openenv_echo_ws']:,.0f} ({ranges['openenv_echo_ws'][0]:,.0f}–{ranges['openenv_echo_ws'][1]:,.0f}) |" in readme
+    for key in ("opensoc_ws_distinct", "opensoc_http_distinct", "opensoc_http_grouped"):
+        assert f"| {runs[key]:,.0f} |" in readme, key
+    # The README's claim: the grouped WebSocket rate is above the echo baseline, even round for round.
+    assert runs["opensoc_ws_grouped"] > runs["openenv_echo_ws"]
+    assert ranges["opensoc_ws_grouped"][0] > ranges["openenv_echo_ws"][1]
+    assert f"median of {bench['repeats']}" in readme or "five rounds" in readme

@@ -76,3 +76,18 @@ def test_cli_trains_into_a_folder(tmp_path):
     assert "evasion rate against heuristic" in proc.stdout and "update" in proc.stderr
     assert (tmp_path / "cpu_attacker_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "cpu_attacker_log.json").read_text())["config"]["steps"] == 60
+
+
+def test_readme_training_figures_are_the_committed_results():
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    policies = json.loads((REPO / "docs" / "eval" / "results.json").read_text())["policies"]
+    for name in ("cpu_defender_untrained", "random", "heuristic", "cpu_defender"):
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}`"))
+        overall, by_task = policies[name]["overall"], policies[name]["by_task"]
+        reward = f"{overall['mean_reward']:+.3f}".replace("-", "−")
+        stages = f"{by_task['stage3_mixed']['accuracy']:.0%} / {by_task['stage4_adversarial']['accuracy']:.0%}"
+        assert f"| {overall['accuracy']:.1%} | {reward} | {stages} |" in row, name
+    meta = json.loads(cpu_attacker.ARTIFACT.read_text())["meta"]
+    assert f"from {meta['evasion_rate_before']:.0%} (uniform" in readme and f"to {meta['evasion_rate_after']:.1%}" in readme
