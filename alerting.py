@@ -35,7 +35,8 @@ from .schema import (
     RegistrySet,
     UserEntity,
 )
-from .verifier import effective_image, normalize_command_line
+from .commandline import normalize_command_line
+from .normalize import effective_image
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,11 @@ def _describe(e) -> str:
     if isinstance(e, GroupMembershipChange):
         return f"{e.member} added to {e.group_name} by {e.user}"
     return f"{e.event_type} on {e.host}"
+
+
+def detections_matching(event) -> list[Detection]:
+    """The SIEM detections one event trips, most severe first."""
+    return sorted((d for d in DETECTIONS if d.matches(event)), key=lambda d: -SEVERITIES.index(d.severity))
 
 
 def materialize_alert(params: IncidentParams) -> Alert:

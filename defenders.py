@@ -3,18 +3,27 @@
 Each policy maps an ``Alert`` (what any defender sees) to a ``SubmitTriage``. None of
 them calls the verifier. ``heuristic`` is a small SOC playbook keyed on the alert's
 detection and its inventory enrichment; it looks at the alert's primary detection only,
-which is why decoys and evasions in later stages fool it.
+which is why decoys and evasions in later stages fool it. ``analyst`` applies the same
+playbook to every detection in the window, each in its own event's context, and dismisses
+a window with none: the default reference defender in ``attacker_only``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from .schema import Alert, Authentication, NetworkConnection, SubmitTriage
+from pathlib import PureWindowsPath
+
+from .alerting import detections_matching
+from .inventory import TRUSTED_LSASS_READERS
+from .schema import Alert, Authentication, GroupMembershipChange, HttpRequest, NetworkConnection, ProcessAccess, SubmitTriage
 
 DefenderPolicy = Callable[[Alert], SubmitTriage]
 
+# Actions, least to most severe, as the playbook ranks them.
+_SEVERITY = ("dismiss", "monitor", "block_ip", "quarantine_host", "escalate")
 _PRIMARY_LOG = re.compile(r"\(log ([A-Za-z0-9][A-Za-z0-9_.:-]{0,31})\)")
 
 
@@ -36,49 +45,117 @@ def _failures_by_source(alert: Alert) -> dict[str, int]:
     return counts
 
 
-def heuristic(alert: Alert) -> SubmitTriage:
-    """A rule-of-thumb playbook over the alert's rule name and enrichment."""
-    rule = alert.rule_name
-    ents = alert.entities
-    admin_user = any(u.it_admin for u in ents.users)
-    on_jump = any(h.role == "admin_jump" for h in ents.hosts)
-    critical = any(h.critical for h in ents.hosts)
-    sanctioned = any(ip.known_good_service for ip in ents.ips if ip.scope == "external")
+@dataclass(frozen=True)
+class _Context:
+    """What the playbook reads beside a detection: the enrichment of the hosts, users and addresses involved."""
+
+    admin_user: bool
+    on_jump: bool
+    critical: bool
+    sanctioned: bool
+
+
+def _playbook(rule: str, ctx: _Context, alert: Alert) -> tuple[str, str] | None:
+    """The playbook's (action, why) for one detection, or None when it has no entry."""
     if rule in ("Shadow copy or recovery tampering", "Mass file rename or modification", "Privileged group membership change",
                 "Long DNS query names"):
-        return _triage(alert, "escalate", f"{rule} is a major-incident indicator")
+        return "escalate", f"{rule} is a major-incident indicator"
     if rule in ("LSASS process access", "Credential dumping tool usage", "Office application spawned a child process",
                 "Registry Run key modified"):
-        return _triage(alert, "escalate" if critical else "quarantine_host", f"{rule} indicates a compromised host")
+        return ("escalate" if ctx.critical else "quarantine_host"), f"{rule} indicates a compromised host"
     if rule in ("Remote execution tool launched", "Scripting engine or LOLBin with arguments of interest",
                 "Account or group discovery command"):
-        if admin_user and on_jump:
-            return _triage(alert, "dismiss", "admin tooling from a jump host")
+        if ctx.admin_user and ctx.on_jump:
+            return "dismiss", "admin tooling from a jump host"
         action = {"Remote execution tool launched": "escalate", "Account or group discovery command": "monitor"}.get(
             rule, "quarantine_host")
-        return _triage(alert, action, f"{rule} outside the admin context")
+        return action, f"{rule} outside the admin context"
     if rule == "Large outbound transfer":
-        return _triage(alert, "dismiss" if sanctioned else "escalate", "upload destination checked against the inventory")
+        return ("dismiss" if ctx.sanctioned else "escalate"), "upload destination checked against the inventory"
     if rule in ("Large download from the internet", "Installer executed"):
-        return _triage(alert, "dismiss", "software delivery")
+        return "dismiss", "software delivery"
     if rule == "Email with attachment or link from an outside sender":
-        return _triage(alert, "monitor", "inbound mail with content of interest")
+        return "monitor", "inbound mail with content of interest"
     if rule == "Failed logon":
         worst = max(_failures_by_source(alert).items(), key=lambda kv: kv[1], default=("", 0))
         if worst[1] >= 10:
-            internal = any(ip.ip == worst[0] and ip.scope == "internal" for ip in ents.ips)
-            return _triage(alert, "quarantine_host" if internal else "block_ip", "repeated failed logons")
-        return _triage(alert, "dismiss", "a few failed logons")
+            internal = any(ip.ip == worst[0] and ip.scope == "internal" for ip in alert.entities.ips)
+            return ("quarantine_host" if internal else "block_ip"), "repeated failed logons"
+        return "dismiss", "a few failed logons"
     if rule == "Remote interactive logon":
-        return _triage(alert, "escalate" if critical and not admin_user else "dismiss", "RDP logon checked")
+        return ("escalate" if ctx.critical and not ctx.admin_user else "dismiss"), "RDP logon checked"
     if rule == "Connection attempts to internal services":
         sources = {e.source_ip for e in alert.events if isinstance(e, NetworkConnection)}
-        scanner = any(ip.ip in sources and ip.host == "SCAN01" for ip in ents.ips)
-        external = any(ip.ip in sources and ip.scope == "external" for ip in ents.ips)
-        return _triage(alert, "dismiss" if scanner else "block_ip" if external else "quarantine_host", "probing checked")
+        scanner = any(ip.ip in sources and ip.host == "SCAN01" for ip in alert.entities.ips)
+        external = any(ip.ip in sources and ip.scope == "external" for ip in alert.entities.ips)
+        return ("dismiss" if scanner else "block_ip" if external else "quarantine_host"), "probing checked"
     if rule == "Repeated outbound connections":
-        return _triage(alert, "dismiss" if sanctioned else "quarantine_host", "periodic traffic checked")
-    return _triage(alert, "monitor", "no playbook entry")
+        return ("dismiss" if ctx.sanctioned else "quarantine_host"), "periodic traffic checked"
+    return None
+
+
+def _alert_context(alert: Alert) -> _Context:
+    ents = alert.entities
+    return _Context(admin_user=any(u.it_admin for u in ents.users), on_jump=any(h.role == "admin_jump" for h in ents.hosts),
+                    critical=any(h.critical for h in ents.hosts),
+                    sanctioned=any(ip.known_good_service for ip in ents.ips if ip.scope == "external"))
+
+
+def _event_context(alert: Alert, event) -> _Context:
+    hosts = {h.name: h for h in alert.entities.hosts}
+    users = {u.name: u for u in alert.entities.users}
+    ips = {ip.ip: ip for ip in alert.entities.ips}
+    host = hosts.get(event.host)
+    user = users.get(event.user) if event.user else None
+    destination = ips.get(getattr(event, "destination_ip", None) or "")
+    return _Context(admin_user=bool(user and user.it_admin), on_jump=bool(host and host.role == "admin_jump"),
+                    critical=bool(host and host.critical),
+                    sanctioned=bool(destination and destination.scope == "external" and destination.known_good_service))
+
+
+def _explained(event, rule: str, alert: Alert) -> bool:
+    """Context an analyst checks on the event itself: a trusted reader of LSASS at its install path, or one IT-Admin
+    adding another to a group."""
+    if rule == "LSASS process access" and isinstance(event, ProcessAccess):
+        name = PureWindowsPath((event.process_executable or event.process_name or "").lower())
+        return any(name.name == n and str(name).startswith(prefix) for n, prefix in TRUSTED_LSASS_READERS)
+    if rule == "Privileged group membership change" and isinstance(event, GroupMembershipChange):
+        admins = {u.name for u in alert.entities.users if u.it_admin}
+        return event.user in admins and event.member in admins
+    return False
+
+
+def heuristic(alert: Alert) -> SubmitTriage:
+    """A rule-of-thumb playbook over the alert's primary detection and the window's enrichment."""
+    decision = _playbook(alert.rule_name, _alert_context(alert), alert)
+    action, why = decision or ("monitor", "no playbook entry")
+    return _triage(alert, action, why)
+
+
+def analyst(alert: Alert) -> SubmitTriage:
+    """The same playbook applied to every detection on every event of the window, each with the context of its own
+    event, taking the most severe answer; a window no detection matches is dismissed. It is the reference defender
+    for ``attacker_only``: a craft must beat a reading of the whole window, not of its first line."""
+    best: tuple[int, str, str, str] | None = None
+    outbound: dict[tuple[str, str], int] = {}
+    for e in alert.events:
+        if isinstance(e, (NetworkConnection, HttpRequest)):
+            outbound[(e.source_ip, e.destination_ip)] = outbound.get((e.source_ip, e.destination_ip), 0) + 1
+    for event in alert.events:
+        for detection in detections_matching(event):
+            if detection.name == "Repeated outbound connections" and outbound.get((event.source_ip, event.destination_ip), 0) < 3:
+                continue  # one small request is browsing, not a pattern
+            decision = _playbook(detection.name, _event_context(alert, event), alert)
+            if decision is None:
+                continue
+            if _explained(event, detection.name, alert):
+                decision = ("dismiss", "routine for this account and binary")
+            rank = _SEVERITY.index(decision[0])
+            if best is None or rank > best[0]:
+                best = (rank, decision[0], decision[1], event.log_id)
+    if best is None:
+        return SubmitTriage(action="dismiss", cited_log_id=alert.events[0].log_id, rationale="no detection in the window")
+    return SubmitTriage(action=best[1], cited_log_id=best[3], rationale=best[2])
 
 
 def always_dismiss(alert: Alert) -> SubmitTriage:
@@ -92,6 +169,7 @@ def always_escalate(alert: Alert) -> SubmitTriage:
 
 
 DEFENDER_POLICIES: dict[str, DefenderPolicy] = {
+    "analyst": analyst,
     "heuristic": heuristic,
     "always_dismiss": always_dismiss,
     "always_escalate": always_escalate,

@@ -180,14 +180,18 @@ def check_craft(text: str) -> AttackerCheck:
     except ValidationError as exc:
         lines = [f"- `{'.'.join(map(str, e['loc'])) or '(root)'}`: {e['msg']}" for e in exc.errors()[:12]]
         return AttackerCheck(False, "**The incident does not match the schema** (attacker reward −0.5):\n" + "\n".join(lines))
-    m = materialize(params)
-    from .verifier import check_plausibility
+    from .adjudication import adjudicate
 
-    plaus = check_plausibility(params, m.truth)
+    review = adjudicate(params)
+    m = materialize(params, review.truth)
+    plaus = review.plausibility
     parts = [f"**Plausibility: {'passes' if plaus.ok else 'fails'}**"]
     parts += [f"- `{v.code}`: {v.message}" for v in plaus.violations]
+    parts += [f"- contested by the suspicion check: {h.title} ({', '.join(h.log_ids)})" for h in review.contested_by]
+    if plaus.ok and not review.label_agrees:
+        parts.append(f"- mislabelled: target_label `{params.target_label}` contradicts the verdict")
     parts.append(f"\n**Ground truth: {m.truth.action}** (rules: {', '.join(m.truth.deciding_rule_ids) or 'none'})")
     for name, triage in ((BEFORE, heuristic(m.alert)), (AFTER, _trained().act(m.alert))):
-        score = score_incident(params, triage.action, truth=m.truth, plausibility=plaus)
+        score = score_incident(params, triage.action, adjudication=review)
         parts.append(f"- {name} answers **{triage.action}** → attacker {score.outcome}, reward {score.reward:+.2f}")
     return AttackerCheck(True, "\n".join(parts))

@@ -6,6 +6,10 @@ Phases::
     self_play:      reset ─▶ awaiting_attacker ─craft_incident▶ awaiting_defender ─submit_triage▶ done
     attacker_only:  reset ─▶ awaiting_attacker ─craft_incident▶ (built-in defender answers) done
 
+A craft that is not sound (implausible, contested or mislabelled: ``adjudication``) ends the
+episode at once: it pays the attacker nothing, no defender is asked about it, and it never
+enters the replay pool.
+
 Request-level mistakes (an action that is neither role's, the wrong role's action, a step
 after the end, an unknown task) raise ``EpisodeError`` and leave the episode untouched.
 A well-formed action whose triage or incident fails the schema is the policy's mistake:
@@ -18,7 +22,7 @@ import json
 import os
 import random
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -26,6 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .adjudication import Adjudication, adjudicate
 from .alerting import materialize_alert
 from .defenders import DEFENDER_POLICIES
 from .generator import generate, seed_material
@@ -50,19 +55,19 @@ from .rubric import (
     score_incident,
     score_triage,
 )
-from .schema import Alert, IncidentParams, OpenSOCAction, SubmitTriage
+from .schema import TRIAGE_ACTIONS, Alert, IncidentParams, OpenSOCAction, SubmitTriage
 from .e1.loading import DATASET_SOURCES, E1Dataset, load_e1_dataset
 from .e1.scoring import SYSTEM_PROMPT as E1_SYSTEM_PROMPT
 from .e1.scoring import E1Score, reward_range, score_compat, score_default
 from .models import FlowQuestion, FlowVerdict
 from .tasks.registry import E1_TASKS, UnknownTaskError, all_task_names, get_task
-from .verifier import GroundTruth, PlausibilityReport, check_plausibility, compute_ground_truth
+from .verifier import GroundTruth, PlausibilityReport, compute_ground_truth
 
 DEFAULT_TASK = "stage1_basic"
 DEFAULT_MODE = "defender_only"
 DEFAULT_SEED = 0
-DEFAULT_DEFENDER_POLICY = "heuristic"
-REPLAY_POOL_SIZE = 512
+DEFAULT_DEFENDER_POLICY = "analyst"
+REPLAY_POOL_SIZE = 512  # sound crafts kept per run, shared equally among the verdict actions
 MATERIALIZED_CACHE_SIZE = 8192
 MAX_FIELD_ERRORS = 50
 ACTION_NAMES = ("craft_incident", "submit_triage", "classify_flow")
@@ -103,17 +108,29 @@ class NotGradableError(EpisodeError):
     code = "NOT_GRADABLE"
 
 
+def _pool_by_action() -> dict[str, deque[IncidentParams]]:
+    return {a: deque(maxlen=REPLAY_POOL_SIZE // len(TRIAGE_ACTIONS)) for a in TRIAGE_ACTIONS}
+
+
 @dataclass
 class AttackerRun:
-    """What a run of attacker episodes shares: credited signatures and the stage-4 replay pool."""
+    """What a run of attacker episodes shares: the ways to win already credited (at most ``MAX_NOVELTY_PER_RUN``),
+    the stage-4 replay pool of sound crafts by verdict, and a count of craft outcomes."""
 
     seen_signatures: set[str] = field(default_factory=set)
-    replay_pool: deque[IncidentParams] = field(default_factory=lambda: deque(maxlen=REPLAY_POOL_SIZE))
+    replay_pool: dict[str, deque[IncidentParams]] = field(default_factory=_pool_by_action)
+    outcomes: Counter = field(default_factory=Counter)
 
-    def record(self, params: IncidentParams, score: AttackerScore) -> None:
-        if score.signature is not None:
+    def record(self, params: IncidentParams, score: AttackerScore, verdict: str | None) -> None:
+        self.outcomes[score.outcome] += 1
+        if score.novel and score.signature is not None:
             self.seen_signatures.add(score.signature)
-            self.replay_pool.append(params)
+        if score.outcome in ("evaded", "caught") and verdict is not None:
+            self.replay_pool[verdict].append(params)
+
+    def pool(self) -> dict[str, tuple[IncidentParams, ...]]:
+        """A snapshot of the replay pool for ``generate``: verdict action -> sound crafts with that verdict."""
+        return {a: tuple(crafts) for a, crafts in self.replay_pool.items() if crafts}
 
 
 @dataclass(frozen=True)
@@ -126,10 +143,10 @@ class Materialized:
     defender_prompt: str
 
 
-def materialize(params: IncidentParams) -> Materialized:
-    """Ground truth, alert and defender prompt of ``params``."""
+def materialize(params: IncidentParams, truth: GroundTruth | None = None) -> Materialized:
+    """Ground truth, alert and defender prompt of ``params`` (``truth`` when it is already known)."""
     alert = materialize_alert(params)
-    return Materialized(params, compute_ground_truth(params), alert, defender_prompt(alert))
+    return Materialized(params, truth or compute_ground_truth(params), alert, defender_prompt(alert))
 
 
 @lru_cache(maxsize=MATERIALIZED_CACHE_SIZE)
@@ -155,6 +172,7 @@ class _Episode:
     incident: IncidentParams | None = None
     truth: GroundTruth | None = None
     plausibility: PlausibilityReport | None = None
+    adjudication: Adjudication | None = None
     alert: Alert | None = None
     prompt: str = ""
     triage: SubmitTriage | None = None
@@ -268,8 +286,8 @@ class OpenSOCEnv:
             phase="awaiting_defender" if mode == "defender_only" else "awaiting_attacker",
         )
         if mode == "defender_only":
-            if use_replay_pool and self.run.replay_pool:
-                self._adopt(ep, materialize(generate(task, seed, tuple(self.run.replay_pool))))
+            if use_replay_pool and self.run.pool():
+                self._adopt(ep, materialize(generate(task, seed, self.run.pool())))
             else:
                 self._adopt(ep, materialized_incident(task, seed))
         else:
@@ -347,10 +365,17 @@ class OpenSOCEnv:
         except ValidationError as exc:
             ep.errors = _field_errors(exc)
             ep.attacker = score_incident(None, None)
+            self.run.outcomes[ep.attacker.outcome] += 1
             self._finish(ep, ep.attacker.reward)
             return
-        self._adopt(ep, materialize(params))
-        ep.plausibility = check_plausibility(params, ep.truth)
+        adjudication = adjudicate(params)
+        self._adopt(ep, materialize(params, adjudication.truth))
+        ep.plausibility, ep.adjudication = adjudication.plausibility, adjudication
+        if not adjudication.sound:
+            # An unsound craft cannot pay and must not teach a defender: the episode ends here.
+            self._score_attacker(ep)
+            self._finish(ep, ep.attacker.reward)
+            return
         if ep.mode == "self_play":
             ep.phase = "awaiting_defender"
             ep.last_reward = 0.0  # the attacker is paid once the defender has answered
@@ -388,8 +413,8 @@ class OpenSOCEnv:
 
     def _score_attacker(self, ep: _Episode) -> None:
         ep.attacker = score_incident(ep.incident, ep.triage.action if ep.triage else None, self.run.seen_signatures,
-                                     truth=ep.truth, plausibility=ep.plausibility)
-        self.run.record(ep.incident, ep.attacker)
+                                     adjudication=ep.adjudication)
+        self.run.record(ep.incident, ep.attacker, ep.truth.action if ep.truth else None)
 
     @staticmethod
     def _adopt(ep: _Episode, m: Materialized) -> None:

@@ -16,6 +16,10 @@ from typing import Literal
 
 HostRole = Literal["workstation", "server", "critical", "admin_jump", "scanner", "backup_server"]
 ServicePurpose = Literal["software_update", "backup", "saas", "edr_telemetry"]
+OsFamily = Literal["windows", "linux"]
+# What a host does beyond its role; the plausibility checker reads these to know which logs a host can write.
+HostFunction = Literal["domain_controller", "dns_resolver", "mail_gateway", "update_server", "file_server"]
+GroupScope = Literal["global", "universal", "domain_local", "builtin"]
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,15 @@ class Host:
     role: HostRole
     os: str
     owner: str | None = None
+    functions: tuple[HostFunction, ...] = ()
 
     @property
     def critical(self) -> bool:
         return self.role == "critical"
+
+    @property
+    def os_family(self) -> OsFamily:
+        return "windows" if self.os.startswith("Windows") else "linux"
 
 
 @dataclass(frozen=True)
@@ -53,12 +62,30 @@ class User:
 
 @dataclass(frozen=True)
 class ExternalService:
-    """A sanctioned outside service: traffic to it is expected, whatever its volume."""
+    """A sanctioned outside service. Traffic of the kind it exists for is expected, whatever its volume;
+    bulk uploads are expected only from the host roles in ``uploads_from`` (a download mirror takes none)."""
 
     name: str
     domain: str
     ip: str
     purpose: ServicePurpose
+    uploads_from: tuple[HostRole, ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    """A directory or built-in security group.
+
+    ``sid`` is the well-known SID (built-in groups) or the relative id under the domain SID
+    (``"-512"``); ``scope`` fixes which Windows event records a membership change (4728 global,
+    4756 universal, 4732 domain-local and built-in). ``tier0`` groups control the domain or the
+    hosts they are defined on: adding a member to one is a privilege escalation.
+    """
+
+    name: str
+    scope: GroupScope
+    tier0: bool
+    sid: str | None = None
 
 
 SUBNETS: tuple[Subnet, ...] = (
@@ -68,12 +95,41 @@ SUBNETS: tuple[Subnet, ...] = (
     Subnet("management", "10.40.0.0/24", "IT jump hosts, the sanctioned scanner, backup"),
 )
 
-# Groups whose membership grants administrative rights; adding someone to one is the
-# privilege-escalation signal (Windows 4728/4732/4756).
-PRIVILEGED_GROUPS: frozenset[str] = frozenset(
-    {"Domain Admins", "Enterprise Admins", "Administrators", "Schema Admins"}
-)
 IT_ADMIN_GROUP = "IT-Admins"
+DOMAIN_NETBIOS = "CORP"
+DOMAIN_SID = "S-1-5-21-3623811015-3361044348-30300820"
+
+# The tier-0 set is Active Directory's protected groups (those AdminSDHolder guards) plus
+# DnsAdmins and Group Policy Creator Owners, whose members can run code on domain
+# controllers. IT-Admins is tier 0 here too: its members are the admin context that
+# excuses remote administration, so joining it is joining the admins.
+GROUPS: tuple[Group, ...] = (
+    Group("Domain Admins", "global", True, "-512"),
+    Group("Domain Users", "global", False, "-513"),
+    Group("Domain Controllers", "global", True, "-516"),
+    Group("Schema Admins", "universal", True, "-518"),
+    Group("Enterprise Admins", "universal", True, "-519"),
+    Group("Group Policy Creator Owners", "global", True, "-520"),
+    Group("Read-only Domain Controllers", "global", True, "-521"),
+    Group("Key Admins", "global", True, "-526"),
+    Group("Enterprise Key Admins", "universal", True, "-527"),
+    Group("DnsAdmins", "domain_local", True),
+    Group("Administrators", "builtin", True, "S-1-5-32-544"),
+    Group("Account Operators", "builtin", True, "S-1-5-32-548"),
+    Group("Server Operators", "builtin", True, "S-1-5-32-549"),
+    Group("Print Operators", "builtin", True, "S-1-5-32-550"),
+    Group("Backup Operators", "builtin", True, "S-1-5-32-551"),
+    Group("Replicator", "builtin", True, "S-1-5-32-552"),
+    Group(IT_ADMIN_GROUP, "global", True),
+    Group("Finance", "global", False),
+    Group("HR", "global", False),
+    Group("Engineering", "global", False),
+    Group("Sales", "global", False),
+    Group("Legal", "global", False),
+    Group("Vulnerability-Scanners", "global", False),
+    Group("Software-Deployment", "global", False),
+)
+PRIVILEGED_GROUPS: frozenset[str] = frozenset(g.name for g in GROUPS if g.tier0)
 
 USERS: tuple[User, ...] = (
     User("alice.chen", ("Finance",)),
@@ -114,11 +170,11 @@ HOSTS: tuple[Host, ...] = (
     Host("IT-WS02", "10.10.9.12", "workstation", "Windows 11", "julia.santos"),
     Host("WEB01", "10.20.0.10", "server", "Ubuntu 22.04"),
     Host("APP01", "10.20.0.11", "server", "Windows Server 2022"),
-    Host("MAIL01", "10.20.0.12", "server", "Windows Server 2022"),
-    Host("FILE01", "10.20.0.13", "server", "Windows Server 2022"),
-    Host("WSUS01", "10.20.0.15", "server", "Windows Server 2022"),
-    Host("DC01", "10.30.0.10", "critical", "Windows Server 2022"),
-    Host("DC02", "10.30.0.11", "critical", "Windows Server 2022"),
+    Host("MAIL01", "10.20.0.12", "server", "Windows Server 2022", functions=("mail_gateway",)),
+    Host("FILE01", "10.20.0.13", "server", "Windows Server 2022", functions=("file_server",)),
+    Host("WSUS01", "10.20.0.15", "server", "Windows Server 2022", functions=("update_server",)),
+    Host("DC01", "10.30.0.10", "critical", "Windows Server 2022", functions=("domain_controller", "dns_resolver")),
+    Host("DC02", "10.30.0.11", "critical", "Windows Server 2022", functions=("domain_controller", "dns_resolver")),
     Host("DB-PAYROLL", "10.30.0.20", "critical", "Windows Server 2022"),
     Host("FS-FINANCE", "10.30.0.21", "critical", "Windows Server 2022"),
     Host("JUMP01", "10.40.0.10", "admin_jump", "Windows Server 2022"),
@@ -131,9 +187,19 @@ KNOWN_GOOD_SERVICES: tuple[ExternalService, ...] = (
     ExternalService("Windows Update", "download.windowsupdate.com", "13.107.4.50", "software_update"),
     ExternalService("Chrome updates", "dl.google.com", "142.250.72.14", "software_update"),
     ExternalService("Adobe updates", "ardownload2.adobe.com", "23.48.36.18", "software_update"),
-    ExternalService("Offsite backup vault", "vault.cloudbackup-corp.net", "52.95.110.40", "backup"),
+    ExternalService("Offsite backup vault", "vault.cloudbackup-corp.net", "52.95.110.40", "backup",
+                    uploads_from=("backup_server",)),
     ExternalService("Microsoft 365", "outlook.office365.com", "40.97.116.82", "saas"),
     ExternalService("EDR telemetry", "telemetry.sentinelcloud.io", "34.120.88.21", "edr_telemetry"),
+)
+
+# Processes that legitimately read LSASS memory, pinned to their install directory so a renamed binary elsewhere
+# does not inherit the trust: the EDR, Defender and the system processes that own the credentials.
+TRUSTED_LSASS_READERS: tuple[tuple[str, str], ...] = (
+    ("msmpeng.exe", "c:\\programdata\\microsoft\\windows defender\\platform\\"),
+    ("csrss.exe", "c:\\windows\\system32\\"),
+    ("wininit.exe", "c:\\windows\\system32\\"),
+    ("sentinelagent.exe", "c:\\program files\\sentinelcloud\\"),
 )
 
 # Public address blocks that outside parties (customers, CDNs, attackers alike) are drawn
@@ -147,6 +213,7 @@ EXTERNAL_PREFIXES: tuple[str, ...] = (
 
 PUBLIC_DNS_RESOLVER = "10.30.0.10"  # DC01 answers DNS for the domain, as in most AD shops.
 EMAIL_DOMAIN = "corp.example.com"
+DNS_DOMAIN = "corp.example.com"
 
 
 @dataclass(frozen=True)
@@ -159,13 +226,24 @@ class Inventory:
     services: tuple[ExternalService, ...] = KNOWN_GOOD_SERVICES
 
     def host(self, name: str) -> Host | None:
-        return _hosts_by_name().get(name)
+        """The host a log names, read as Windows reads host names: case-insensitive, and its FQDN in the
+        corporate DNS domain names the same host."""
+        return _hosts_by_name().get(canonical_host_name(name))
 
     def host_by_ip(self, ip: str) -> Host | None:
         return _hosts_by_ip().get(ip)
 
     def user(self, name: str) -> User | None:
-        return _users_by_name().get(name)
+        """The account a log names, whatever the form it is logged in: ``alice.chen``, ``CORP\\alice.chen``,
+        ``corp.example.com\\alice.chen``, ``alice.chen@corp.example.com`` (case-insensitive), or
+        ``NT AUTHORITY\\SYSTEM`` for the local system account."""
+        return _users_by_name().get(canonical_user_name(name))
+
+    def group(self, name: str | None = None, sid: str | None = None) -> Group | None:
+        """The group a log names by name (any domain prefix or case) or by SID; None when it is not in the directory."""
+        if sid is not None:
+            return _groups_by_sid().get(sid.upper())
+        return _groups_by_name().get(canonical_group_name(name or ""))
 
     def service_by_ip(self, ip: str) -> ExternalService | None:
         return _services_by_ip().get(ip)
@@ -177,6 +255,9 @@ class Inventory:
         user = self.user(user_name) if user_name else None
         return user is not None and IT_ADMIN_GROUP in user.groups
 
+    def hosts_with_function(self, function: HostFunction) -> tuple[Host, ...]:
+        return tuple(h for h in self.hosts if function in h.functions)
+
     def hosts_with_role(self, *roles: HostRole) -> tuple[Host, ...]:
         return tuple(h for h in self.hosts if h.role in roles)
 
@@ -184,11 +265,15 @@ class Inventory:
         """The inventory as the JSON an attacker's brief and the docs show."""
         return {
             "subnets": [vars(s) for s in self.subnets],
-            "hosts": [{**vars(h), "critical": h.critical} for h in self.hosts],
+            "hosts": [{**vars(h), "functions": list(h.functions), "critical": h.critical, "os_family": h.os_family}
+                      for h in self.hosts],
             "users": [{"name": u.name, "groups": list(u.groups), "kind": u.kind} for u in self.users],
+            "groups": [{"name": g.name, "scope": g.scope, "tier0": g.tier0,
+                        "sid": (DOMAIN_SID + g.sid if g.sid and g.sid.startswith("-") else g.sid)} for g in GROUPS],
             "privileged_groups": sorted(PRIVILEGED_GROUPS),
             "it_admin_group": IT_ADMIN_GROUP,
-            "known_good_services": [vars(s) for s in self.services],
+            "domain": {"netbios": DOMAIN_NETBIOS, "dns": DNS_DOMAIN, "sid": DOMAIN_SID},
+            "known_good_services": [{**vars(s), "uploads_from": list(s.uploads_from)} for s in self.services],
         }
 
 
@@ -214,9 +299,48 @@ def _internal_networks() -> tuple[ipaddress.IPv4Network, ...]:
     return tuple(ipaddress.ip_network(s.cidr) for s in SUBNETS)
 
 
+_DOMAIN_PREFIXES = (DOMAIN_NETBIOS.lower() + "\\", DNS_DOMAIN + "\\")
+_LOCAL_SYSTEM = {"nt authority\\system": "system", "local system": "system", "localsystem": "system"}
+
+
+@lru_cache(maxsize=1 << 12)
+def canonical_host_name(name: str) -> str:
+    """Upper-case short name: ``dc01.corp.example.com`` and ``DC01`` are the same host."""
+    name = name.strip().rstrip(".").upper()
+    suffix = "." + DNS_DOMAIN.upper()
+    return name[: -len(suffix)] if name.endswith(suffix) else name
+
+
+@lru_cache(maxsize=1 << 12)
+def canonical_user_name(name: str) -> str:
+    """Lower-case account name with the corporate domain's prefix or UPN suffix removed. A foreign domain's
+    prefix is kept, so ``EVIL\\alice.chen`` is not ``alice.chen``."""
+    name = name.strip().lower()
+    if name in _LOCAL_SYSTEM:
+        return _LOCAL_SYSTEM[name]
+    for prefix in _DOMAIN_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    if name.endswith("@" + DNS_DOMAIN):
+        return name[: -len(DNS_DOMAIN) - 1]
+    return name
+
+
+@lru_cache(maxsize=1 << 12)
+def canonical_group_name(name: str) -> str:
+    """Lower-case group name with the corporate domain's or BUILTIN prefix removed."""
+    name = name.strip().lower()
+    for prefix in (*_DOMAIN_PREFIXES, "builtin\\"):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    if name.endswith("@" + DNS_DOMAIN):
+        return name[: -len(DNS_DOMAIN) - 1]
+    return name
+
+
 @cache
 def _hosts_by_name() -> dict[str, Host]:
-    return {h.name: h for h in HOSTS}
+    return {canonical_host_name(h.name): h for h in HOSTS}
 
 
 @cache
@@ -226,7 +350,17 @@ def _hosts_by_ip() -> dict[str, Host]:
 
 @cache
 def _users_by_name() -> dict[str, User]:
-    return {u.name: u for u in USERS}
+    return {canonical_user_name(u.name): u for u in USERS}
+
+
+@cache
+def _groups_by_name() -> dict[str, Group]:
+    return {canonical_group_name(g.name): g for g in GROUPS}
+
+
+@cache
+def _groups_by_sid() -> dict[str, Group]:
+    return {(DOMAIN_SID + g.sid if g.sid.startswith("-") else g.sid).upper(): g for g in GROUPS if g.sid}
 
 
 @cache

@@ -2,8 +2,9 @@
 
 Defender: ``score_triage(truth, triage)`` looks up the (gold, predicted) cell of
 ``DEFENDER_REWARD``, adds the citation bonus, and handles format violations.
-Attacker: ``score_incident(params, defender_action, seen)`` pays only for a plausible
-incident that the defender got wrong, plus a novelty bonus.
+Attacker: ``score_incident(params, defender_action, seen)`` pays only for a sound incident
+(plausible, uncontested, correctly labelled: ``adjudication``) that the defender got wrong,
+plus a bounded bonus the first time a run wins a new way.
 
 Every score carries its breakdown; every reward is a plain ``float``.
 """
@@ -12,14 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from pydantic import Field
 
 from .schema import TRIAGE_ACTIONS, IncidentParams, StrictModel, SubmitTriage, TriageAction
-from .verifier import GroundTruth, PlausibilityReport, check_plausibility, compute_ground_truth
+from .adjudication import Adjudication, adjudicate
+from .suspicion import SuspicionHit
+from .verifier import GroundTruth
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,20 @@ FORMAT_VIOLATION_BENIGN = -0.1  # unparseable triage on a benign incident
 FORMAT_VIOLATION_MALICIOUS = DEFENDER_REWARD[("escalate", "dismiss")].reward
 DEFENDER_REWARD_RANGE = (-1.0, 1.0 + CITATION_BONUS)
 
-ATTACKER_EVASION = 1.0  # plausible incident AND defender wrong: the only way to earn it
+ATTACKER_EVASION = 1.0  # a sound incident AND the defender wrong: the only way to earn it
 ATTACKER_SCHEMA_INVALID = -0.5
-ATTACKER_IMPLAUSIBLE = 0.0  # schema-valid but fails plausibility ("gibberish"): no reward, no novelty
-ATTACKER_NOVELTY = 0.2  # plausible and its signature is new in this run
+ATTACKER_UNSOUND = 0.0  # implausible, contested or mislabelled: no reward, no novelty, never replayed
+ATTACKER_NOVELTY = 0.2  # with an evasion, once per new way to win in a run
+MAX_NOVELTY_PER_RUN = 32  # a run credits at most this many ways to win, so novelty cannot be farmed without end
 ATTACKER_REWARD_RANGE = (ATTACKER_SCHEMA_INVALID, ATTACKER_EVASION + ATTACKER_NOVELTY)
+ATTACKER_OUTCOMES = {
+    "schema_invalid": "the incident fails schema validation",
+    "implausible": "schema-valid but outside the world the verdict models (a plausibility code says why)",
+    "contested": "plausible, but the independent suspicion check flags events no verdict or context rule covers",
+    "mislabelled": "plausible and uncontested, but target_label contradicts the verdict",
+    "evaded": "sound, and the defender's action differs from the verdict",
+    "caught": "sound, and the defender's action is the verdict",
+}
 
 
 class DefenderScore(StrictModel):
@@ -92,11 +103,13 @@ class AttackerScore(StrictModel):
     """The attacker's reward for one crafted incident, with its parts."""
 
     reward: float
-    outcome: str = Field(description="schema_invalid, implausible, evaded or caught.")
+    outcome: str = Field(description="schema_invalid, implausible, contested, mislabelled, evaded or caught.")
     breakdown: dict[str, float] = Field(description="schema, evasion and novelty components; they sum to reward.")
-    signature: str | None = Field(default=None, description="Structural signature used for the novelty bonus.")
+    signature: str | None = Field(default=None, description="The way this craft won (verdict, deciding rules, the "
+                                  "defender's answer), hashed; None unless it evaded.")
     novel: bool = False
     violation_codes: list[str] = Field(default_factory=list)
+    contested_by: list[SuspicionHit] = Field(default_factory=list, description="What contested the verdict, if anything.")
 
 
 def normalized(reward: float, bounds: tuple[float, float]) -> float:
@@ -129,19 +142,11 @@ def score_triage(truth: GroundTruth, triage: SubmitTriage | None) -> DefenderSco
     )
 
 
-def incident_signature(params: IncidentParams, truth: GroundTruth) -> str:
-    """A structural fingerprint: category, event-type counts (log2-bucketed) and rules fired.
-
-    Values, names and text are left out on purpose, so relabelling hosts or rewording a
-    command line does not make an incident "new".
-    """
-    counts = Counter(e.event_type for e in params.events)
-    shape = {
-        "category": params.category,
-        "events": sorted((t, n.bit_length()) for t, n in counts.items()),
-        "rules": sorted({f.rule_id for f in truth.rules_fired}),
-        "action": truth.action,
-    }
+def winning_signature(truth: GroundTruth, defender_action: TriageAction | None) -> str:
+    """A way to win, at a coarse grain: the verdict, the rules that decided it, and what the defender answered
+    instead. Names, values, counts and text are left out, so padding, rewording or relabelling an incident is the
+    same way to win."""
+    shape = {"verdict": truth.action, "rules": sorted(truth.deciding_rule_ids), "defender": defender_action or "none"}
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -150,34 +155,30 @@ def score_incident(
     defender_action: TriageAction | None,
     seen_signatures: Collection[str] = (),
     *,
-    truth: GroundTruth | None = None,
-    plausibility: PlausibilityReport | None = None,
+    adjudication: Adjudication | None = None,
 ) -> AttackerScore:
     """Score an attacker's crafted incident.
 
-    ``params`` is None when the craft failed schema validation. ``defender_action`` is
-    None when the defender produced no valid triage (which counts as getting it wrong).
-    ``seen_signatures`` are the signatures already credited in this run; the caller adds
-    the returned signature to it.
+    ``params`` is None when the craft failed schema validation. ``defender_action`` is None when the defender
+    produced no valid triage (which counts as getting it wrong). ``seen_signatures`` are the ways to win already
+    credited in this run; the caller adds a novel signature to it. Only a sound craft (``adjudication.sound``) can
+    pay, and novelty pays only with an evasion, while the run has credited fewer than ``MAX_NOVELTY_PER_RUN``.
     """
+    zero = {"schema": 0.0, "evasion": 0.0, "novelty": 0.0}
     if params is None:
         return AttackerScore(reward=ATTACKER_SCHEMA_INVALID, outcome="schema_invalid",
-                             breakdown={"schema": ATTACKER_SCHEMA_INVALID, "evasion": 0.0, "novelty": 0.0})
-    truth = truth or compute_ground_truth(params)
-    plausibility = plausibility or check_plausibility(params, truth)
-    if not plausibility.ok:
-        return AttackerScore(reward=ATTACKER_IMPLAUSIBLE, outcome="implausible",
-                             breakdown={"schema": 0.0, "evasion": 0.0, "novelty": 0.0},
-                             violation_codes=[v.code for v in plausibility.violations])
-    signature = incident_signature(params, truth)
-    novel = signature not in seen_signatures
-    evaded = defender_action != truth.action
-    evasion = ATTACKER_EVASION if evaded else 0.0
+                             breakdown=zero | {"schema": ATTACKER_SCHEMA_INVALID})
+    adjudication = adjudication or adjudicate(params)
+    if not adjudication.sound:
+        return AttackerScore(reward=ATTACKER_UNSOUND, outcome=adjudication.outcome, breakdown=zero,
+                             violation_codes=[v.code for v in adjudication.plausibility.violations],
+                             contested_by=adjudication.contested_by)
+    truth = adjudication.truth
+    if defender_action == truth.action:
+        return AttackerScore(reward=0.0, outcome="caught", breakdown=zero)
+    signature = winning_signature(truth, defender_action)
+    novel = signature not in seen_signatures and len(seen_signatures) < MAX_NOVELTY_PER_RUN
     novelty = ATTACKER_NOVELTY if novel else 0.0
-    return AttackerScore(
-        reward=float(round(evasion + novelty, 6)),
-        outcome="evaded" if evaded else "caught",
-        breakdown={"schema": 0.0, "evasion": evasion, "novelty": novelty},
-        signature=signature,
-        novel=novel,
-    )
+    return AttackerScore(reward=float(round(ATTACKER_EVASION + novelty, 6)), outcome="evaded",
+                         breakdown={"schema": 0.0, "evasion": ATTACKER_EVASION, "novelty": novelty},
+                         signature=signature, novel=novel)

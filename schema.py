@@ -50,7 +50,10 @@ MALICIOUS_CATEGORIES: tuple[str, ...] = get_args(MaliciousCategory)
 BENIGN_CATEGORIES: tuple[str, ...] = get_args(BenignCategory)
 CATEGORIES: tuple[str, ...] = MALICIOUS_CATEGORIES + BENIGN_CATEGORIES
 
-TargetLabel = Literal["benign", "malicious"]
+# The attacker's claim about its own incident: coarse (benign or malicious) or the exact triage action it expects
+# the verifier to give. It is compared with the verdict; a craft whose claim is wrong earns nothing.
+TargetLabel = Literal["benign", "malicious", "dismiss", "monitor", "quarantine_host", "block_ip", "escalate"]
+TARGET_LABELS: tuple[str, ...] = get_args(TargetLabel)
 
 EventType = Literal[
     "process_start",
@@ -280,7 +283,10 @@ class GroupMembershipChange(_EventBase):
     event_type: Literal["group_membership_change"]
     source: Literal["windows_security"]
     winlog_event_id: Literal[4728, 4732, 4756] | None = Field(default=None, alias="winlog.event_id")
-    group_name: Name = Field(alias="group.name")
+    group_name: Name = Field(alias="group.name", description="Group name as logged, e.g. 'CORP\\Domain Admins'.")
+    group_id: Annotated[str, StringConstraints(pattern=r"^S-1-5-[0-9]{1,3}(-[0-9]{1,10}){1,5}$")] | None = Field(
+        default=None, alias="group.id", description="The group's SID, e.g. 'S-1-5-32-544'."
+    )
     member: Name = Field(alias="user.target.name", description="Account that was added to the group.")
 
 
@@ -318,13 +324,16 @@ class IncidentParams(StrictModel):
     """A security incident as an attacker crafts it (and as the generator produces it).
 
     Only ``events`` is evidence. ``category`` declares what the events are meant to show
-    and is checked for consistency by the plausibility gate; ``target_label`` and
-    ``narrative`` are the attacker's claims, stored but never read by the verifier and
-    never shown to the defender.
+    and is checked against the events by the plausibility gate; ``target_label`` is the
+    attacker's claim about the verdict, compared with it after the fact; ``narrative`` is
+    free text. None of the three is read by the verdict or shown to the defender.
     """
 
     category: Category = Field(description="What the events depict, from the closed category vocabulary.")
-    target_label: TargetLabel = Field(description="The attacker's claimed label; never used for scoring.")
+    target_label: TargetLabel = Field(
+        description="The attacker's claim: benign or malicious, or the exact triage action it expects. Never shown to "
+        "the defender and never read by the verdict; a claim the verdict contradicts earns the attacker nothing."
+    )
     events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS, description="The log window, 1 to 64 events.")
     narrative: Annotated[str, StringConstraints(max_length=MAX_NARRATIVE)] = Field(
         default="", description="Free-text story; never used for scoring, never shown to the defender."

@@ -160,16 +160,16 @@ def test_18_duplicated_events_are_implausible():
     assert (s.reward, s.outcome) == (0.0, "implausible") and "DUPLICATE_LOG_ID" in s.violation_codes
 
 
-def test_19_benign_bait_under_a_malicious_category_pays_nothing():
+def test_19_benign_bait_claimed_as_an_attack_pays_nothing():
     bait = as_dict(generate_from_template("admin_remote_tooling", 2)) | {"category": "lateral_movement", "target_label": "malicious"}
-    s = score_incident(rebuild(bait), "escalate")  # the defender over-reacts
-    assert (s.reward, s.outcome) == (0.0, "implausible") and "CATEGORY_EVIDENCE_MISSING" in s.violation_codes
+    s = score_incident(rebuild(bait), "escalate")  # the defender over-reacts, but the claim contradicts the verdict
+    assert (s.reward, s.outcome) == (0.0, "mislabelled")
 
 
 def test_20_attack_declared_benign_pays_nothing():
     data = as_dict(generate_from_template("mass_encryption", 0)) | {"category": "scheduled_backup", "target_label": "benign"}
     s = score_incident(rebuild(data), "dismiss")
-    assert s.outcome == "implausible" and "CATEGORY_CONTRADICTED" in s.violation_codes
+    assert s.outcome == "implausible" and "CATEGORY_NOT_DEPICTED" in s.violation_codes
 
 
 def test_21_resubmitting_the_same_incident_earns_no_novelty():
@@ -209,7 +209,9 @@ def test_25_renamed_binary_is_judged_by_its_pe_name():
 
 
 def test_26_caret_obfuscation_is_normalised():
-    data = _with("domain_enumeration", 0, process__command_line='n^e^t g^r^o^u^p "domain admins" /d^o^m^a^i^n')
+    # The program is the image the log names; the carets are cmd.exe's escapes in its command line.
+    data = _with("domain_enumeration", 0, process__name="net.exe", process__executable="C:\\Windows\\System32\\net.exe",
+                 process__command_line='n^e^t g^r^o^u^p "domain admins" /d^o^m^a^i^n')
     assert _action(rebuild(data)) == "monitor"
 
 

@@ -49,7 +49,7 @@ def test_self_play_both_rewards_and_hidden_claims():
     assert obs.role == "attacker" and obs.legal_actions == ["craft_incident"]
     assert obs.brief.target_category and obs.brief.inventory["hosts"] and "properties" in obs.brief.event_schema
     assert obs.alert is None
-    craft = _craft(narrative="SECRET-NARRATIVE", target_label="benign")
+    craft = _craft(narrative="SECRET-NARRATIVE", target_label="malicious")
     obs = env.step(craft)
     assert obs.role == "defender" and not obs.done and obs.reward == 0.0
     shown = obs.model_dump_json()
@@ -61,15 +61,39 @@ def test_self_play_both_rewards_and_hidden_claims():
     assert obs.verdict.plausibility.ok and env.state.step_count == 2
 
 
+@pytest.mark.parametrize(("update", "outcome"), [
+    ({"category": "phishing", "target_label": "monitor"}, "implausible"),  # no mail in a beacon
+    ({"target_label": "escalate"}, "mislabelled"),  # the verdict is quarantine_host
+])
+def test_self_play_never_plays_an_unsound_craft_to_the_defender(update, outcome):
+    env = OpenSOCEnv()
+    env.reset(task="stage3_mixed", mode="self_play", seed=2)
+    obs = env.step(_craft(**update))
+    assert obs.done and obs.role is None and obs.reward == 0.0 and obs.rewards.attacker.outcome == outcome
+    assert obs.rewards.defender is None and env.grade().defender_reward is None
+    assert env.run.outcomes[outcome] == 1 and not env.run.pool()
+
+
 def test_attacker_only_built_in_defender():
     env = OpenSOCEnv()
     env.reset(mode="attacker_only", seed=1)
     obs = env.step(_craft("lsass_memory_read"))
-    assert obs.done and obs.rewards.defender.predicted_action == "quarantine_host"  # the heuristic catches it
-    assert obs.reward == obs.rewards.attacker.reward == pytest.approx(0.2)  # caught, but new
+    assert obs.done and obs.rewards.defender.predicted_action == "quarantine_host"  # the analyst catches it
+    assert obs.reward == obs.rewards.attacker.reward == 0.0 and obs.rewards.attacker.outcome == "caught"
     env.reset(mode="attacker_only", seed=1, defender_policy="always_dismiss")
     obs = env.step(_craft("lsass_memory_read", 1))
-    assert obs.rewards.attacker.outcome == "evaded" and obs.reward == 1.0  # same signature: no novelty
+    assert obs.rewards.attacker.outcome == "evaded" and obs.reward == pytest.approx(1.2)  # a new way to win
+    env.reset(mode="attacker_only", seed=2, defender_policy="always_dismiss")
+    obs = env.step(_craft("lsass_memory_read", 2))
+    assert obs.rewards.attacker.outcome == "evaded" and obs.reward == 1.0  # the same way again: no novelty
+
+
+def test_attacker_only_default_defender_dismisses_a_lone_benign_event():
+    env = OpenSOCEnv()
+    env.reset(mode="attacker_only", seed=3)
+    obs = env.step(_craft("update_download", 3))
+    assert obs.rewards.defender.predicted_action == "dismiss" and obs.rewards.attacker.outcome == "caught"
+    assert obs.reward == 0.0
 
 
 def test_schema_invalid_craft_is_scored_with_named_fields():
@@ -151,10 +175,17 @@ def test_typed_actions_accepted():
 def test_replay_pool_feeds_stage4_only_when_asked():
     env = OpenSOCEnv()
     env.reset(mode="self_play", task="stage4_adversarial")
-    env.step(_craft("bulk_upload", 5))
+    craft = _craft("bulk_upload", 5)
+    env.step(craft)
     env.step({"submit_triage": {"action": "escalate", "cited_log_id": "L2-0"}})
-    assert len(env.run.replay_pool) == 1
-    replayed = [s for s in range(40) if env.reset(task="stage4_adversarial", seed=s, use_replay_pool=True).alert.events
-                == env.run.replay_pool[0].events]
-    assert replayed and all(env.reset(task="stage4_adversarial", seed=s).alert.events != env.run.replay_pool[0].events
-                            for s in replayed)
+    assert {a: len(v) for a, v in env.run.pool().items()} == {"escalate": 1}
+    crafted = [e["source.bytes"] for e in craft["craft_incident"]["events"]]
+
+    def replayed(obs) -> bool:  # re-materialised: new ids and times, the same activity
+        return [getattr(e, "source_bytes", None) for e in obs.alert.events] == crafted
+
+    hits = [s for s in range(60) if replayed(env.reset(task="stage4_adversarial", seed=s, use_replay_pool=True))]
+    assert hits and all(not replayed(env.reset(task="stage4_adversarial", seed=s)) for s in hits)
+    obs = env.reset(task="stage4_adversarial", seed=hits[0], use_replay_pool=True)
+    assert all(e.log_id.startswith("L4-") for e in obs.alert.events)
+    assert obs.alert.events[0].timestamp != craft["craft_incident"]["events"][0]["timestamp"]

@@ -48,7 +48,7 @@ def test_every_stage_incident_is_plausible_and_labelled_consistently(task):
         params = generate(task, seed)
         truth = compute_ground_truth(params)
         assert check_plausibility(params, truth).ok, seed
-        assert (params.target_label == "malicious") == truth.malicious
+        assert params.target_label == truth.action
         assert all(e.log_id.startswith(f"L{TASKS[task].stage}-") for e in params.events)
         if task == "stage1_basic":
             assert len(params.events) == 1
@@ -132,13 +132,21 @@ def test_stage4_uses_evasive_templates():
 
 
 def test_replay_pool_is_drawn_deterministically_in_stage4_only():
-    pool = [generate_from_template("bulk_upload", 99), generate_from_template("https_beacon", 99)]
-    replayed = [s for s in range(200) if generate("stage4_adversarial", s, pool) in pool]
-    assert 25 <= len(replayed) <= 75  # replay share 0.25
-    assert replayed == [s for s in range(200) if generate("stage4_adversarial", s, pool) in pool]
-    assert not any(generate("stage3_mixed", s, pool) in pool for s in range(100))
-    # Without a pool stage 4 generates as usual.
-    assert generate("stage4_adversarial", replayed[0]) not in pool
+    crafts = {"escalate": (generate_from_template("bulk_upload", 99),), "quarantine_host": (generate_from_template("https_beacon", 99),)}
+    signatures = {tuple(getattr(e, "source_bytes", None) for e in c.events): a for a, (c,) in crafts.items()}
+
+    def replay_of(params):
+        return signatures.get(tuple(getattr(e, "source_bytes", None) for e in params.events))
+
+    replayed = {s: replay_of(p) for s in range(400) if replay_of(p := generate("stage4_adversarial", s, crafts))}
+    assert 15 <= len(replayed) <= 60  # replay share 0.25 of the seeds whose gold action the pool holds (about 2 in 5)
+    assert replayed == {s: replay_of(p) for s in range(400) if replay_of(p := generate("stage4_adversarial", s, crafts))}
+    for seed, action in replayed.items():  # the gold action is drawn first: replays keep the stage's label mix
+        params = generate("stage4_adversarial", seed, crafts)
+        assert compute_ground_truth(params).action == action == params.target_label
+        assert all(e.log_id == f"L4-{i}" for i, e in enumerate(params.events))
+        assert replay_of(generate("stage4_adversarial", seed)) is None  # without a pool, generated as usual
+    assert not any(replay_of(generate("stage3_mixed", s, crafts)) for s in range(100))
 
 
 def test_inventory_entities_only():

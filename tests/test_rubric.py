@@ -9,10 +9,11 @@ from opensoc.rubric import (
     ATTACKER_REWARD_RANGE,
     DEFENDER_REWARD,
     DEFENDER_REWARD_RANGE,
-    incident_signature,
+    MAX_NOVELTY_PER_RUN,
     normalized,
     score_incident,
     score_triage,
+    winning_signature,
 )
 from opensoc.schema import TRIAGE_ACTIONS, SubmitTriage
 from opensoc.verifier import compute_ground_truth
@@ -99,7 +100,7 @@ def test_rewards_stay_in_declared_range():
 def test_attacker_table():
     params = generate_from_template("https_beacon", 2)
     truth = compute_ground_truth(params)
-    sig = incident_signature(params, truth)
+    sig = winning_signature(truth, "dismiss")
 
     schema_invalid = score_incident(None, "dismiss")
     assert (schema_invalid.reward, schema_invalid.outcome) == (-0.5, "schema_invalid")
@@ -108,32 +109,45 @@ def test_attacker_table():
     assert (evaded_new.reward, evaded_new.outcome, evaded_new.novel) == (pytest.approx(1.2), "evaded", True)
     assert evaded_new.signature == sig
 
-    evaded_seen = score_incident(params, "monitor", {sig})
+    evaded_seen = score_incident(params, "dismiss", {sig})
     assert (evaded_seen.reward, evaded_seen.novel) == (1.0, False)
+    other_way = score_incident(params, "monitor", {sig})  # a different wrong answer is a different way to win
+    assert (other_way.reward, other_way.novel) == (pytest.approx(1.2), True)
 
-    caught_new = score_incident(params, truth.action)
-    assert (caught_new.reward, caught_new.outcome) == (pytest.approx(0.2), "caught")
-    assert score_incident(params, truth.action, {sig}).reward == 0.0
+    caught = score_incident(params, truth.action)
+    assert (caught.reward, caught.outcome, caught.novel) == (0.0, "caught", False)  # novelty only with a win
 
     no_triage = score_incident(params, None, {sig})
-    assert no_triage.outcome == "evaded" and no_triage.reward == 1.0
+    assert no_triage.outcome == "evaded" and no_triage.reward == pytest.approx(1.2)
 
-    gibberish = params.model_copy(update={"category": "ransomware"})
+    gibberish = params.model_copy(update={"category": "phishing"})
     implausible = score_incident(gibberish, "dismiss")
     assert (implausible.reward, implausible.outcome) == (0.0, "implausible")
-    assert "CATEGORY_EVIDENCE_MISSING" in implausible.violation_codes
-    for s in (schema_invalid, evaded_new, caught_new, implausible):
+    assert "CATEGORY_NOT_DEPICTED" in implausible.violation_codes
+
+    mislabelled = score_incident(params.model_copy(update={"target_label": "escalate"}), "dismiss")
+    assert (mislabelled.reward, mislabelled.outcome) == (0.0, "mislabelled")
+    for s in (schema_invalid, evaded_new, caught, implausible, mislabelled):
         assert sum(s.breakdown.values()) == pytest.approx(s.reward)
         assert ATTACKER_REWARD_RANGE[0] <= s.reward <= ATTACKER_REWARD_RANGE[1]
         assert type(s.reward) is float
 
 
-def test_signature_is_deterministic_and_structural():
+def test_novelty_is_bounded_per_run():
+    params = generate_from_template("https_beacon", 2)
+    seen = {f"{i:016x}" for i in range(MAX_NOVELTY_PER_RUN)}
+    full = score_incident(params, "dismiss", seen)
+    assert (full.reward, full.novel) == (1.0, False)
+    assert score_incident(params, "dismiss", set(list(seen)[:-1])).novel
+
+
+def test_signature_is_deterministic_and_coarse():
     a = generate_from_template("https_beacon", 2)
     ta = compute_ground_truth(a)
     rebuilt = type(a).model_validate_json(a.model_dump_json())  # a separate object with the same content
-    assert incident_signature(rebuilt, compute_ground_truth(rebuilt)) == incident_signature(a, ta)
+    assert winning_signature(compute_ground_truth(rebuilt), "dismiss") == winning_signature(ta, "dismiss")
+    b = generate_from_template("https_beacon", 7)  # other hosts, counts, timing: the same way to win
+    assert winning_signature(compute_ground_truth(b), "dismiss") == winning_signature(ta, "dismiss")
     other = generate_from_template("bulk_upload", 2)
-    assert incident_signature(other, compute_ground_truth(other)) != incident_signature(a, ta)
-    renamed = a.model_copy(update={"narrative": "different story"})
-    assert incident_signature(renamed, ta) == incident_signature(a, ta)
+    assert winning_signature(compute_ground_truth(other), "dismiss") != winning_signature(ta, "dismiss")
+    assert winning_signature(ta, "monitor") != winning_signature(ta, "dismiss")

@@ -38,11 +38,26 @@ CASES = {
     "EVENT_ID_MISMATCH": ("single_typo", lambda d: _set(d, 0, winlog__event_id=4624)),
     "PROCESS_MISSING": ("lolbin_download", lambda d: d["events"][0].pop("process.name") and d),
     "EXFIL_INTERNAL_DESTINATION": ("bulk_upload", lambda d: _set(d, 0, destination__ip=INVENTORY.host("FILE01").ip)),
-    "BEACON_TOO_FEW": ("https_beacon", lambda d: d | {"events": d["events"][:3]}),
-    "BRUTE_FORCE_TOO_FEW": ("external_password_guessing", lambda d: d | {"events": d["events"][:5]}),
-    "CATEGORY_EVIDENCE_MISSING": ("lolbin_download", lambda d: d | {"category": "ransomware"}),
-    "CATEGORY_CONTRADICTED": ("mass_encryption", lambda d: d | {"category": "software_update", "target_label": "benign"}),
+    "DUPLICATE_EVENTS": ("lsass_memory_read", lambda d: d | {"events": [dict(d["events"][0], log_id=f"C-{i}") for i in range(3)]}),
+    "TIMESTAMP_RANGE": ("lsass_memory_read", lambda d: _set(d, 0, timestamp="0001-01-01T00:00:00Z")),
+    "CAUSE_AFTER_EFFECT": ("opened_attachment", lambda d: _swap_times(d)),
+    "UNKNOWN_GROUP": ("privileged_group_add", lambda d: _set(d, 0, group__name="Totally Real Admins")),
+    "OS_MISMATCH": ("lsass_memory_read", lambda d: _set(d, 0, host="WEB01")),
+    "ROLE_MISMATCH": ("malicious_attachment", lambda d: _set(d, 0, host="FILE01")),
+    "UNMODELLED_VALUE": ("lolbin_download", lambda d: _set(d, 0, process__name="powershell.exe", process__executable=
+                         "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+                         process__command_line="powershell.exe -enc QUJDREVGR0hJSktMTU5PUFFSU1RVVldY")),
+    "CATEGORY_NOT_DEPICTED": ("lolbin_download", lambda d: d | {"category": "phishing", "target_label": "monitor"}),
+    "CATEGORY_LABEL_MISMATCH": ("mass_encryption", lambda d: d | {"target_label": "benign"}),
 }
+
+
+def _swap_times(data):
+    """The macro shell first, the mail that would have delivered its document after it."""
+    mail, shell = data["events"]
+    mail["timestamp"], shell["timestamp"] = shell["timestamp"], mail["timestamp"]
+    data["events"] = [shell, mail]
+    return data
 
 
 def _port0_fallback(data):
@@ -140,7 +155,10 @@ def test_verdict_ignores_narrative_and_target_label(task, seed, narrative, label
     params = generate(task, seed)
     changed = params.model_copy(update={"narrative": narrative, "target_label": label})
     assert compute_ground_truth(changed) == compute_ground_truth(params)
-    assert check_plausibility(changed) == check_plausibility(params)
+    # The claim is checked against the category only (CATEGORY_LABEL_MISMATCH); the narrative never.
+    codes = {v.code for v in check_plausibility(changed).violations}
+    assert codes <= {"CATEGORY_LABEL_MISMATCH"}
+    assert check_plausibility(params.model_copy(update={"narrative": narrative})) == check_plausibility(params)
 
 
 def test_rules_by_id_complete():
