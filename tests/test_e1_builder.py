@@ -162,3 +162,27 @@ def test_readme_audit_figures_match_a_build(request, variant, suffix):
     cic = manifest["files"][CIC_FILE]
     assert f"| {CIC_FILE} | {cic['rows']:,} ({cic['by_label']['Benign']} / 0) | n/a: one class |" in readme
 
+
+def test_the_real_cic_slice_is_served_for_evaluation_only(built, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from opensoc.app_runtime import create_app
+    from opensoc.env import e1_dataset
+    from opensoc.eval.policies import make_policy
+    from opensoc.eval.runner import load_items, run_policy, summarize
+
+    out, manifest = built
+    monkeypatch.setenv("E1_DATA_DIR", str(out))
+    monkeypatch.delenv("E1_DATASET_SOURCE", raising=False)
+    e1_dataset.cache_clear()
+    try:
+        client = TestClient(create_app())
+        refused = client.post("/reset", json={"task": "e1_cic_ood"})
+        assert refused.status_code == 422 and refused.json()["error"]["expected"] == ["ood:eval"]
+        assert "300 Benign rows and no Malicious" in refused.json()["error"]["message"]
+        assert client.post("/reset", json={"task": "e1_cic_ood", "split": "ood:eval"}).status_code == 200
+        assert client.post("/reset", json={"task": "e1_unsw_ood"}).json()["observation"]["flow"]["tier"] == "local"
+        records = run_policy(make_policy("always_malicious"), load_items("e1_cic_ood:ood", limit=40), show_progress=False)
+        assert summarize(records)["overall"]["fpr"] == 1.0 and len(records) == 40
+    finally:
+        e1_dataset.cache_clear()
