@@ -11,6 +11,11 @@ import sys
 from pathlib import Path
 
 
+def _with_ci(figure: dict) -> str:
+    lo, hi = figure["ci95"]
+    return f"{figure['accuracy']:.1%} ({lo:.1%}–{hi:.1%})"
+
+
 def _build_e1(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -22,15 +27,17 @@ def _build_e1(args: argparse.Namespace) -> int:
         allow_unmatched=args.allow_unmatched, progress=lambda items: tqdm(items, desc="reading", unit="file"),
     )
     print(f"wrote {args.out}")
-    print("| file | rows | benign | malicious | best single-field rule | k-NN over all fields |")
-    print("|---|---|---|---|---|---|")
+    print("| file | rows | benign | malicious | best single-field rule | best two-field rule | k-NN over all fields |")
+    print("|---|---|---|---|---|---|---|")
     for name, info in manifest["files"].items():
         audit = info["shortcut_audit"]
-        rule = (f"{audit['best_single_field_rule']['field']}: {audit['best_single_field_rule']['accuracy']:.1%}"
-                if audit.get("applicable") else "n/a (one class)")
-        knn = f"{audit['knn_classifier_accuracy']:.1%}" if audit.get("applicable") else "n/a"
+        if audit.get("applicable"):
+            one, two, knn = audit["best_single_field_rule"], audit["best_two_field_rule"], audit["classifier"]
+            figures = [f"{one['field']} {_with_ci(one)}", f"{' × '.join(two['fields'])} {_with_ci(two)}", _with_ci(knn)]
+        else:
+            figures = [f"n/a ({info['purpose']})"] + ["n/a"] * 2
         labels = info["by_label"]
-        print(f"| {name} | {info['rows']} | {labels.get('Benign', 0)} | {labels.get('Malicious', 0)} | {rule} | {knn} |")
+        print(f"| {name} | {info['rows']} | {labels.get('Benign', 0)} | {labels.get('Malicious', 0)} | {' | '.join(figures)} |")
     for note in manifest["notes"]:
         print(f"note: {note}", file=sys.stderr)
     return 0

@@ -56,7 +56,7 @@ from .rubric import (
     score_triage,
 )
 from .schema import TRIAGE_ACTIONS, Alert, IncidentParams, OpenSOCAction, SubmitTriage
-from .e1.loading import DATASET_SOURCES, E1Dataset, load_e1_dataset
+from .e1.loading import DATASET_SOURCES, E1Dataset, E1SplitError, episode_rows, load_e1_dataset
 from .e1.scoring import SYSTEM_PROMPT as E1_SYSTEM_PROMPT
 from .e1.scoring import E1Score, reward_range, score_compat, score_default
 from .models import FlowQuestion, FlowVerdict
@@ -302,13 +302,14 @@ class OpenSOCEnv:
         if mode not in (None, "defender_only"):
             raise InvalidParameterError("E1 tasks have a single role: mode must be defender_only", field="mode",
                                         expected=["defender_only"])
-        split = _check_choice("split", split or spec.default_split, spec.splits)
+        split = _check_choice("split", split or spec.default_split, spec.served_splits)
         scoring = _check_choice("scoring", scoring or "default", E1_SCORING)
         seed, episode_id = _check_seed(seed), _check_episode_id(episode_id)
         dataset = e1_dataset(spec.dataset_file, e1_source())
-        rows = [r for r in dataset.rows if r["meta"].get("split") == split]
-        if not rows:
-            raise InvalidParameterError(f"the {dataset.tier} {spec.dataset_file} has no {split!r} rows", field="split")
+        try:  # a one-class split is refused as a task: a constant answer would earn its maximum
+            rows = episode_rows(dataset, split)
+        except E1SplitError as exc:
+            raise InvalidParameterError(str(exc), field="split", expected=exc.expected) from None
         index = seed % len(rows)
         row = rows[index]
         ep = _Episode(episode_id=episode_id or str(uuid.uuid4()), task=task, mode="defender_only", seed=seed,

@@ -2,6 +2,7 @@
 
 Modules: ``flows`` (typed flow records and the question text), ``readers`` (IoT-23, UNSW-NB15,
 CIC-IDS-2017 files), ``synthetic`` (the seeded offline tier), ``builder`` (datasets, dedup,
-shortcut audit), ``loading`` (local / hub / synthetic tiers), ``scoring`` (compatibility and
-default rubrics).
+sampling, manifest), ``audit`` (the cross-validated shortcut audit), ``loading`` (local / hub /
+synthetic tiers, and which splits are evaluation-only), ``scoring`` (compatibility and default
+rubrics).
 """

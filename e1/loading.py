@@ -10,6 +10,13 @@ and ``meta.tier_reason``.
   when set. ``E1_HF_REPO`` may also name a local dataset folder.
 - ``synthetic``: seeded flows from ``e1.synthetic``; the offline default of the service.
 - ``auto``: local, then hub (when ``E1_HF_REPO`` is set), then synthetic.
+
+A split whose loaded rows hold one class only (the CIC-IDS-2017 samples have no attack rows)
+is an evaluation set, not a task: answering that class every time would earn the maximum.
+``load_e1_dataset`` logs it at WARNING level and lists it in ``E1Dataset.evaluation_only``;
+``episode_rows`` refuses it unless asked for as ``<split>:eval`` (what ``opensoc eval``
+does). The decision is made from the rows actually loaded, so a build with both classes is
+an ordinary task again.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from .audit import one_class_purpose
 from .builder import IOT23_FILE, assign_splits, to_row
 from .synthetic import synthetic_flows
 
@@ -29,10 +38,19 @@ log = logging.getLogger("opensoc.e1")
 DatasetSource = Literal["auto", "local", "hub", "synthetic"]
 DATASET_SOURCES = ("auto", "local", "hub", "synthetic")
 SYNTHETIC_ROWS = 600
+EVALUATION_SUFFIX = ":eval"  # "ood:eval": the ood rows, drawn to be measured rather than trained on
 
 
 class E1DataError(RuntimeError):
     """The requested tier cannot provide the dataset; the message says what was tried."""
+
+
+class E1SplitError(ValueError):
+    """A split an episode cannot be drawn from; ``expected`` lists the splits it can."""
+
+    def __init__(self, message: str, expected: list[str]):
+        super().__init__(message)
+        self.expected = expected
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,32 @@ class E1Dataset:
     tier: str
     origin: str
     reason: str
+    evaluation_only: dict[str, str] = field(default_factory=dict)  # split -> why it is not a task
+
+
+def _one_class_splits(name: str, tier: str, rows: tuple[dict, ...]) -> dict[str, str]:
+    by_split: dict[str, Counter] = {}
+    for r in rows:
+        by_split.setdefault(r["meta"].get("split"), Counter())[r["answer"]] += 1
+    out = {}
+    for split, labels in sorted(by_split.items(), key=lambda kv: str(kv[0])):
+        if len(labels) == 1:
+            (label, count), = labels.items()
+            out[split] = f"split {split!r} of the {tier} {name} {one_class_purpose(label, count)}"
+    return out
+
+
+def episode_rows(dataset: E1Dataset, split: str) -> list[dict]:
+    """The rows an episode on ``split`` is drawn from; a one-class split only as ``<split>:eval``."""
+    base = split.removesuffix(EVALUATION_SUFFIX)
+    rows = [r for r in dataset.rows if r["meta"].get("split") == base]
+    tasks = sorted({str(r["meta"].get("split")) for r in dataset.rows} - set(dataset.evaluation_only))
+    if not rows:
+        raise E1SplitError(f"the {dataset.tier} {dataset.name} has no {base!r} rows", expected=tasks)
+    if base in dataset.evaluation_only and split == base:
+        raise E1SplitError(f"{dataset.evaluation_only[base]}; reset with split {base + EVALUATION_SUFFIX!r} to measure "
+                           "it (as `opensoc eval` does)", expected=[base + EVALUATION_SUFFIX] + tasks)
+    return rows
 
 
 def default_data_dir() -> Path:
@@ -134,4 +178,7 @@ def load_e1_dataset(dataset_name: str = IOT23_FILE, dataset_source: DatasetSourc
     if max_examples is not None:
         rows = rows[:max_examples]
     stamped = tuple({**r, "meta": {**(r.get("meta") or {}), "tier": tier, "tier_reason": reason}} for r in rows)
-    return E1Dataset(dataset_name, stamped, tier, origin, reason)
+    evaluation_only = _one_class_splits(dataset_name, tier, stamped)
+    for why in evaluation_only.values():
+        log.warning("E1 dataset %s: %s", dataset_name, why)
+    return E1Dataset(dataset_name, stamped, tier, origin, reason, evaluation_only)

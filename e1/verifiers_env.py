@@ -3,7 +3,8 @@
 Requires the optional extra (``pip install 'opensoc[verifiers]'``; verifiers ``>=0.1.9,<0.4``,
 whose legacy ``SingleTurnEnv``/``Rubric``/``Parser`` API this uses). Unlike Security
 Verifiers' loader it honours ``split`` and ``seed``, gives the dev/test rows as the eval
-dataset, states its data tier, and rejects unknown arguments instead of ignoring them.
+dataset, states its data tier, and rejects unknown arguments instead of ignoring them. A
+split holding one class only is refused as a training set (``E1SplitError``, a ``ValueError``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 
 from .builder import IOT23_FILE
 from ..prompting import completion_text
-from .loading import DatasetSource, load_e1_dataset
+from .loading import DatasetSource, episode_rows, load_e1_dataset
 from .scoring import SYSTEM_PROMPT, ParseFailure, score_compat, score_default, strict_parse
 
 
@@ -30,6 +31,7 @@ def load_environment(dataset_name: str = IOT23_FILE, dataset_source: DatasetSour
     train_split = split or ("train" if "train" in splits else "ood")
     if train_split not in splits:
         raise ValueError(f"split {train_split!r} is not in {dataset_name} ({data.tier} tier); it has {sorted(splits)}")
+    episode_rows(data, train_split)  # refuses a one-class split: a constant answer would earn its maximum
     eval_splits = {"dev", "test"} if train_split == "train" else {train_split}
 
     def rows(keep: set[str]) -> list[dict]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
+from ..e1.loading import EVALUATION_SUFFIX
 from ..env import E1_TASKS, OpenSOCEnv, e1_dataset, e1_source
 from ..models import OpenSOCObservation
 from ..prompting import triage_action, triage_answer
@@ -82,7 +83,8 @@ class OverHttp:
 def _reset_args(item: dict) -> dict:
     args = {"task": item["task"], "seed": item["seed"], "mode": "defender_only"}
     if item["task"] in E1_TASKS:
-        args["split"] = item["split"]
+        # Evaluation episodes say so: the service serves a one-class split (a false-positive-rate set) only this way.
+        args["split"] = item["split"] + EVALUATION_SUFFIX
     return args
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from fastapi.testclient import TestClient
 
 from opensoc.app_runtime import create_app
-from opensoc.e1.builder import IOT23_FILE
+from opensoc.e1.builder import CIC_FILE, IOT23_FILE
 from opensoc.e1.loading import synthetic_rows
 from opensoc.env import e1_dataset
 
@@ -96,3 +97,61 @@ def test_e1_over_websocket(client):
         assert step["done"] and step["reward"] == pytest.approx(1.3)
         ws.send_text(json.dumps({"type": "state"}))
         assert ws.receive_json()["data"]["task"] == "e1_iot23"
+
+
+def _serve(monkeypatch, tmp_path, name: str, rows: list[dict]) -> TestClient:
+    (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setenv("E1_DATA_DIR", str(tmp_path))
+    e1_dataset.cache_clear()
+    return TestClient(create_app())
+
+
+@pytest.mark.parametrize(("kept", "measured"), [("Benign", "false-positive rate"), ("Malicious", "detection rate")])
+def test_a_one_class_file_is_refused_as_a_task_and_served_for_evaluation(monkeypatch, tmp_path, caplog, kept, measured):
+    rows = [r for r in synthetic_rows(CIC_FILE, 120, seed=5) if r["answer"] == kept]
+    with caplog.at_level(logging.WARNING, "opensoc.e1"):
+        client = _serve(monkeypatch, tmp_path, CIC_FILE, rows)
+        refused = client.post("/reset", json={"task": "e1_cic_ood", "seed": 1})
+    try:
+        assert refused.status_code == 422
+        error = refused.json()["error"]
+        assert error["field"] == "split" and error["expected"] == ["ood:eval"]
+        assert f"holds {len(rows)} {kept} rows" in error["message"] and measured in error["message"]
+        assert any(measured in r.getMessage() and CIC_FILE in r.getMessage() for r in caplog.records)  # announced
+        obs = client.post("/reset", json={"task": "e1_cic_ood", "seed": 1, "split": "ood:eval"}).json()["observation"]
+        assert obs["flow"]["split"] == "ood:eval" and obs["flow"]["tier"] == "local"
+        assert obs["flow"]["question"] == rows[1]["question"]
+        step = client.post("/step", json={"action": {"classify_flow": {"label": kept, "confidence": 1.0}},
+                                          "episode_id": obs["episode_id"]}).json()
+        assert step["observation"]["flow_verdict"]["correct"] is True
+    finally:
+        e1_dataset.cache_clear()
+
+
+def test_the_same_file_with_both_classes_is_an_ordinary_task(monkeypatch, tmp_path, caplog):
+    rows = synthetic_rows(CIC_FILE, 120, seed=5)
+    with caplog.at_level(logging.WARNING, "opensoc.e1"):
+        client = _serve(monkeypatch, tmp_path, CIC_FILE, rows)
+        reset = client.post("/reset", json={"task": "e1_cic_ood", "seed": 1})
+    try:
+        assert reset.status_code == 200 and reset.json()["observation"]["flow"]["split"] == "ood"
+        assert not [r for r in caplog.records if "evaluation set" in r.getMessage()]
+    finally:
+        e1_dataset.cache_clear()
+
+
+def test_eval_reports_the_false_positive_rate_of_a_one_class_file(monkeypatch, tmp_path):
+    from opensoc.eval.policies import make_policy
+    from opensoc.eval.runner import load_items, run_policy, summarize
+
+    rows = [r for r in synthetic_rows(CIC_FILE, 200, seed=6) if r["answer"] == "Benign"]
+    _serve(monkeypatch, tmp_path, CIC_FILE, rows)
+    try:
+        items = load_items("e1_cic_ood:ood")
+        assert len(items) == len(rows)
+        alarmist = summarize(run_policy(make_policy("always_malicious"), items, show_progress=False))["overall"]
+        quiet = summarize(run_policy(make_policy("always_benign"), items, show_progress=False))["overall"]
+        assert (alarmist["fpr"], quiet["fpr"]) == (1.0, 0.0)
+        assert alarmist["tpr"] is None and alarmist["confusion"]["fp"] == len(rows)
+    finally:
+        e1_dataset.cache_clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 vf = pytest.importorskip("verifiers")
@@ -51,3 +53,15 @@ def test_unknown_arguments_are_rejected():
         load_environment(IOT23_FILE, dataset_source="synthetic", reward_source="hybrid")
     with pytest.raises(ValueError, match="split"):
         load_environment(IOT23_FILE, dataset_source="synthetic", split="ood")
+
+
+def test_a_one_class_file_is_not_a_training_set(tmp_path):
+    from opensoc.e1.builder import CIC_FILE
+    from opensoc.e1.loading import synthetic_rows
+
+    rows = [r for r in synthetic_rows(CIC_FILE, 80, seed=2) if r["answer"] == "Benign"]
+    (tmp_path / CIC_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(ValueError, match=f"holds {len(rows)} Benign rows .* evaluation set for the false-positive rate"):
+        load_environment(CIC_FILE, dataset_source="local")
+    both = load_environment(CIC_FILE, dataset_source="synthetic", max_examples=10)  # with attack rows it trains
+    assert {r["answer"] for r in both.dataset} == {"Benign", "Malicious"}
