@@ -63,7 +63,7 @@ def adjudicate(params: IncidentParams) -> Adjudication:
     result = Adjudication(truth=truth, plausibility=plausibility, contested_by=contested,
                           label_agrees=label_agrees(params.target_label, truth))
     if result.outcome in ("contested", "mislabelled"):
-        log.warning("unsound craft (%s): %s", result.outcome, json.dumps({
+        log.info("unsound craft (%s): %s", result.outcome, json.dumps({
             "verdict": truth.action, "deciding_rules": truth.deciding_rule_ids, "target_label": params.target_label,
             "category": params.category, "contested_by": [h.model_dump() for h in contested],
             "events": params.model_dump(mode="json", include={"events"})["events"]}, separators=(",", ":")))

@@ -98,7 +98,7 @@ def _train_cpu(args: argparse.Namespace) -> int:
                                                   "defender": config.defender})
         cpu_attacker.save_log(log, config, out / "cpu_attacker_log.json",
                               {"evasion_rate_before": before, "evasion_rate_after": after, "top": attacker.top(10)})
-        cpu_attacker.plot_curve(log, before, out / "cpu_attacker_curve.png")
+        cpu_attacker.plot_curve(log, before, out / "cpu_attacker_curve.png", config.defender)
         print(f"attacker: evasion rate against {config.defender} {before:.1%} → {after:.1%}; saved {out / 'cpu_attacker.json'}")
     return 0
 

@@ -18,7 +18,7 @@ from pathlib import PureWindowsPath
 
 from .alerting import detections_matching
 from .inventory import TRUSTED_LSASS_READERS
-from .schema import Alert, Authentication, GroupMembershipChange, HttpRequest, NetworkConnection, ProcessAccess, SubmitTriage
+from .schema import Alert, Authentication, EmailReceived, GroupMembershipChange, HttpRequest, NetworkConnection, ProcessAccess, SubmitTriage
 
 DefenderPolicy = Callable[[Alert], SubmitTriage]
 
@@ -114,11 +114,15 @@ def _event_context(alert: Alert, event) -> _Context:
 
 
 def _explained(event, rule: str, alert: Alert) -> bool:
-    """Context an analyst checks on the event itself: a trusted reader of LSASS at its install path, or one IT-Admin
-    adding another to a group."""
+    """Context an analyst checks on the event itself: a trusted reader of LSASS at its install path, authenticated mail
+    with nothing that runs, or one IT-Admin adding another to a group."""
     if rule == "LSASS process access" and isinstance(event, ProcessAccess):
         name = PureWindowsPath((event.process_executable or event.process_name or "").lower())
         return any(name.name == n and str(name).startswith(prefix) for n, prefix in TRUSTED_LSASS_READERS)
+    if rule == "Email with attachment or link from an outside sender" and isinstance(event, EmailReceived):
+        passed = event.spf == "pass" and event.dmarc == "pass"
+        inert = (event.attachment_name or "").lower().endswith((".pdf", ".txt", ".csv", ".png", ".jpg", ".ics"))
+        return passed and (inert or event.attachment_name is None)
     if rule == "Privileged group membership change" and isinstance(event, GroupMembershipChange):
         admins = {u.name for u in alert.entities.users if u.it_admin}
         return event.user in admins and event.member in admins

@@ -946,7 +946,7 @@ WINDOW_SPAN_S = (120.0, 8 * 3600.0)
 
 
 def _offset(scene: Scene, ev: dict) -> float:
-    return (datetime.strptime(ev["timestamp"], _TS_FORMAT).replace(tzinfo=timezone.utc) - scene.t0).total_seconds()
+    return (datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00")) - scene.t0).total_seconds()
 
 
 def _lay_out(scene: Scene, events: list[dict], extras: list[list[dict]]) -> list[dict]:
@@ -1021,34 +1021,35 @@ def _choose_template(spec: TaskSpec, rng: random.Random) -> Template:
 def build_incident(spec: TaskSpec, template: Template, rng: random.Random) -> IncidentParams:
     """Materialise ``template`` under ``spec``'s mixing rules with the given RNG."""
     scene = Scene(rng, _start_time(rng))
-    events = template.build(scene)
+    return _assemble(scene, spec, template.category, template.expected_action, template.build(scene))
+
+
+def _assemble(scene: Scene, spec: TaskSpec, category: str, action: str, events: list[dict]) -> IncidentParams:
+    """Mix in the stage's decoys and planted instructions, lay the window out in time, and number the events."""
+    rng = scene.rng
     extras = [rng.choice(DECOYS)(scene) for _ in range(rng.randint(*spec.decoys))]
     if spec.injection_share and rng.random() < spec.injection_share:
         carrier = _inject(scene, events + [e for group in extras for e in group])
         if carrier:
             extras.append(carrier)
     events = _lay_out(scene, events, extras)
-    return _finish(spec, template.category, template.expected_action, events)
-
-
-def _finish(spec: TaskSpec, category: str, action: str, events: list[dict]) -> IncidentParams:
     for i, ev in enumerate(events):
         ev["log_id"] = f"L{spec.stage}-{i}"
     return IncidentParams.model_validate({"category": category, "target_label": action, "events": events, "narrative": ""})
 
 
 def rematerialize(params: IncidentParams, spec: TaskSpec, action: str, rng: random.Random) -> IncidentParams:
-    """A replayed craft as the stage's own incidents look: the stage's log ids in time order, the window moved to
-    the seed's start time (intervals kept), the verdict as its label, no narrative. Nothing about it says it was
-    crafted rather than generated."""
+    """A replayed craft as the stage's own incidents are made: its events (intervals kept in proportion) mixed with
+    the stage's decoys and planted instructions in a window laid out like any other, the stage's log ids, the
+    verdict as its label and no narrative. Nothing about it says it was crafted rather than generated."""
+    scene = Scene(rng, _start_time(rng))
     events = [e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in params.events]
-    times = [datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in events]
-    start, first = _start_time(rng), min(times)
-    for ev, t in zip(events, times):
-        moved = start + (t - first)
-        ev["timestamp"] = moved.strftime(_TS_FORMAT) if not moved.microsecond else moved.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    order = sorted(range(len(events)), key=lambda i: (times[i], i))
-    return _finish(spec, params.category, action, [events[i] for i in order])
+    first = min(datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in events)
+    for ev in events:  # onto the scene's clock, whole seconds, order kept
+        offset = (datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00")) - first).total_seconds()
+        ev["timestamp"] = scene.ts(offset)
+        scene.used_hosts.add(ev["host"])
+    return _assemble(scene, spec, params.category, action, events)
 
 
 def generate(task: str, seed: int, replay_pool: Mapping[str, Sequence[IncidentParams]] | None = None) -> IncidentParams:

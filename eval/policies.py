@@ -2,7 +2,8 @@
 
 Every policy answers with text in the prompt's output format, so baselines and LLMs go through
 the same parser and the same scoring. Incident-triage policies: ``always_dismiss`` (the floor),
-``random``, ``heuristic`` (the built-in SOC playbook, from the observation alone),
+``random``, ``heuristic`` (the built-in SOC playbook on the alert's primary detection, from the observation
+alone), ``analyst`` (the same playbook over every detection in the window: ``attacker_only``'s reference defender),
 ``verifier_oracle`` (the ceiling: it reads the gold answer), ``cpu_defender`` (the numpy policy
 trained by ``opensoc train cpu``; ``cpu_defender_untrained`` is its starting point) and ``llm``. E1 policies:
 ``always_benign``, ``always_malicious``, ``always_abstain``, ``random``, ``e1_oracle`` and ``llm``.
@@ -16,6 +17,7 @@ import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..defenders import analyst as analyst_playbook
 from ..defenders import heuristic as heuristic_playbook
 from ..models import OpenSOCObservation
 from ..prompting import format_triage_answer
@@ -60,9 +62,12 @@ def _random(obs: OpenSOCObservation, item: dict) -> str:
     return format_triage_answer(rng.choice(TRIAGE_ACTIONS), rng.choice(obs.alert.events).log_id, "random", 0.2)
 
 
-def _heuristic(obs: OpenSOCObservation, item: dict) -> str:
-    t = heuristic_playbook(obs.alert)
-    return format_triage_answer(t.action, t.cited_log_id, t.rationale)
+def _playbook(defender: Callable) -> Callable:
+    def answer(obs: OpenSOCObservation, item: dict) -> str:
+        t = defender(obs.alert)
+        return format_triage_answer(t.action, t.cited_log_id, t.rationale)
+
+    return answer
 
 
 def _oracle(obs: OpenSOCObservation, item: dict) -> str:
@@ -110,7 +115,8 @@ class LLMPolicy(Policy):
 BUILTIN: dict[str, Policy] = {p.name: p for p in (
     _Fn("always_dismiss", "soc", _always("dismiss")),
     _Fn("random", "any", _random),
-    _Fn("heuristic", "soc", _heuristic),
+    _Fn("heuristic", "soc", _playbook(heuristic_playbook)),
+    _Fn("analyst", "soc", _playbook(analyst_playbook)),
     _Fn("verifier_oracle", "soc", _oracle),
     _Fn("cpu_defender_untrained", "soc", _cpu_defender(False)),
     _Fn("cpu_defender", "soc", _cpu_defender(True)),

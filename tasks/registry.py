@@ -76,8 +76,9 @@ TASKS: dict[str, TaskSpec] = {
         ),
         TaskSpec(
             "stage4_adversarial", 4, "Adversarial incidents",
-            "Evasive variants (renamed binaries, chunked uploads, jittered beacons, stolen admin accounts, look-alike "
-            "domains), instructions planted in event fields, decoys, and replays of plausible attacker-crafted incidents.",
+            "Evasive variants (renamed binaries, encoded commands, split roll-ups and uploads, distributed logons and "
+            "scans, tier-0 groups by SID, stolen admin accounts, look-alike domains, admin context that does not "
+            "excuse), instructions planted in event fields, decoys, and replays of sound attacker-crafted incidents.",
             decoys=(1, 4), evasive_share=0.85, injection_share=0.5, replay_share=0.25,
         ),
     )

@@ -179,10 +179,10 @@ def test_replay_pool_feeds_stage4_only_when_asked():
     env.step(craft)
     env.step({"submit_triage": {"action": "escalate", "cited_log_id": "L2-0"}})
     assert {a: len(v) for a, v in env.run.pool().items()} == {"escalate": 1}
-    crafted = [e["source.bytes"] for e in craft["craft_incident"]["events"]]
+    crafted = {e["source.bytes"] for e in craft["craft_incident"]["events"]}
 
-    def replayed(obs) -> bool:  # re-materialised: new ids and times, the same activity
-        return [getattr(e, "source_bytes", None) for e in obs.alert.events] == crafted
+    def replayed(obs) -> bool:  # re-materialised: the same activity among the stage's decoys, new ids and times
+        return crafted <= {getattr(e, "source_bytes", None) for e in obs.alert.events}
 
     hits = [s for s in range(60) if replayed(env.reset(task="stage4_adversarial", seed=s, use_replay_pool=True))]
     assert hits and all(not replayed(env.reset(task="stage4_adversarial", seed=s)) for s in hits)

@@ -11,8 +11,8 @@ from opensoc.eval.frozen import HOLDOUT_PATH, SFT_PATH, holdout_rows, label_coun
 from opensoc.prompting import parse_triage
 from opensoc.tasks import TASKS
 
-HOLDOUT_SHA256 = "5dfc0fc00aba1d9e109a29a9a41172d58605f3ba9da2fa849534107ffc29c1d3"
-SFT_SHA256 = "ddb8d7d4ae3eb1347d7db1cba8154243b11b9cc2f48a6adaafd61e86d49161f6"
+HOLDOUT_SHA256 = "84dae30c923a72f8cd08bc9794db950c3c1d500a181ad57e8c132478e33b985f"
+SFT_SHA256 = "abbc3b79989780ec817423dbe83dd99b326805afa115ff6c19df5c3f73b8c9c7"
 
 
 def test_holdout_hash_is_pinned():

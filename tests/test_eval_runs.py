@@ -14,7 +14,7 @@ from opensoc.eval.report import markdown_table
 from opensoc.eval.runner import load_items, run_policy, summarize
 
 BASELINES = ["always_dismiss", "random", "heuristic", "verifier_oracle"]
-HEADLINE = ["always_dismiss", "random", "heuristic", "cpu_defender_untrained", "cpu_defender", "verifier_oracle"]
+HEADLINE = ["always_dismiss", "random", "heuristic", "analyst", "cpu_defender_untrained", "cpu_defender", "verifier_oracle"]
 
 
 @pytest.mark.parametrize("policy", ["heuristic", "random"])

@@ -9,7 +9,7 @@ import pytest
 
 from opensoc.generator import INJECTIONS, TEMPLATES, generate, generate_from_template
 from opensoc.inventory import INVENTORY
-from opensoc.schema import BENIGN_CATEGORIES, CATEGORIES, MALICIOUS_CATEGORIES, TRIAGE_ACTIONS
+from opensoc.schema import BENIGN_CATEGORIES, CATEGORIES, MALICIOUS_CATEGORIES, TRIAGE_ACTIONS, IncidentParams
 from opensoc.tasks import TASKS, task_names
 from opensoc.verifier import RULES_BY_CATEGORY, check_plausibility, compute_ground_truth
 
@@ -133,10 +133,11 @@ def test_stage4_uses_evasive_templates():
 
 def test_replay_pool_is_drawn_deterministically_in_stage4_only():
     crafts = {"escalate": (generate_from_template("bulk_upload", 99),), "quarantine_host": (generate_from_template("https_beacon", 99),)}
-    signatures = {tuple(getattr(e, "source_bytes", None) for e in c.events): a for a, (c,) in crafts.items()}
+    marks = {a: {e.source_bytes for e in c.events if getattr(e, "source_bytes", 0)} for a, (c,) in crafts.items()}
 
-    def replay_of(params):
-        return signatures.get(tuple(getattr(e, "source_bytes", None) for e in params.events))
+    def replay_of(params):  # a replay carries the craft's events (among the stage's decoys), under new ids and times
+        sent = {getattr(e, "source_bytes", None) for e in params.events}
+        return next((a for a, m in marks.items() if m <= sent), None)
 
     replayed = {s: replay_of(p) for s in range(400) if replay_of(p := generate("stage4_adversarial", s, crafts))}
     assert 15 <= len(replayed) <= 60  # replay share 0.25 of the seeds whose gold action the pool holds (about 2 in 5)
@@ -153,3 +154,34 @@ def test_inventory_entities_only():
     for seed in range(100):
         for e in generate("stage3_mixed", seed).events:
             assert INVENTORY.host(e.host) is not None
+
+
+@pytest.mark.parametrize("task", ["stage2_multi", "stage3_mixed", "stage4_adversarial"])
+def test_generated_incidents_are_sound_crafts(task):
+    """Replayed as a craft, every generated incident is plausible, uncontested by the Sigma check and correctly
+    labelled: the generator lives inside the world the verdict models."""
+    from opensoc.adjudication import adjudicate
+
+    for seed in range(150):
+        review = adjudicate(generate(task, seed))
+        assert review.sound, (seed, review.outcome, review.plausibility.violations, review.contested_by)
+    for template in TEMPLATES:
+        for seed in range(3):
+            review = adjudicate(generate_from_template(template.name, seed, task=task))
+            assert review.sound, (template.name, seed, review.outcome, review.contested_by)
+
+
+def test_decoys_that_name_techniques_trip_no_rule():
+    from opensoc.generator import DECOYS, Scene, _start_time
+
+    import random
+
+    for i, build in enumerate(DECOYS):
+        for seed in range(20):
+            rng = random.Random(seed)
+            events = build(Scene(rng, _start_time(rng)))
+            for k, ev in enumerate(events):
+                ev["log_id"] = f"D-{k}"
+            params = IncidentParams.model_validate({"category": "software_update", "target_label": "dismiss",
+                                                    "events": events, "narrative": ""})
+            assert not compute_ground_truth(params).malicious, (i, seed)

@@ -43,7 +43,7 @@ def test_health_metadata_tasks(client):
     tasks = _ok(client.get("/tasks"))
     assert [t["name"] for t in tasks["tasks"]] == ["stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial",
                                                   "e1_iot23", "e1_cic_ood", "e1_unsw_ood"]
-    assert tasks["defaults"] == {"task": "stage1_basic", "mode": "defender_only", "seed": 0, "defender_policy": "heuristic"}
+    assert tasks["defaults"] == {"task": "stage1_basic", "mode": "defender_only", "seed": 0, "defender_policy": "analyst"}
 
 
 def test_project_style_curl_pair_refers_to_one_incident(client):
