@@ -50,7 +50,7 @@ class Detection:
 
 
 def _cmd(e) -> str:
-    return normalize_command_line(getattr(e, "process_command_line", None))
+    return normalize_command_line(vars(e).get("process_command_line"))
 
 
 _SCRIPTING = ("powershell.exe", "pwsh.exe", "certutil.exe", "mshta.exe", "rundll32.exe", "regsvr32.exe", "bitsadmin.exe")
@@ -149,9 +149,9 @@ def _entities(params: IncidentParams) -> AlertEntities:
     for e in params.events:
         add_host(e.host)
         add_user(e.user)
-        add_ip(getattr(e, "source_ip", None))
-        add_ip(getattr(e, "destination_ip", None))
-        add_domain(getattr(e, "url_domain", None) or getattr(e, "link_domain", None))
+        add_ip(vars(e).get("source_ip"))
+        add_ip(vars(e).get("destination_ip"))
+        add_domain(vars(e).get("url_domain") or vars(e).get("link_domain"))
         if isinstance(e, DnsQuery):
             add_domain(".".join(e.question_name.rstrip(".").split(".")[-2:]))
         if isinstance(e, GroupMembershipChange):

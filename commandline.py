@@ -159,6 +159,7 @@ def _switch_name(arg: str) -> str:
     return arg[1:].split(":", 1)[0]
 
 
+@lru_cache(maxsize=1 << 14)
 def canonical_image(name: str) -> str:
     """A binary's canonical name from any path form or PE name: lower-case base name, ``.exe`` when it has no
     extension (Windows resolves ``net`` to ``net.exe``), trailing dots and spaces dropped (Win32 drops them), and the
@@ -493,6 +494,7 @@ def _requote(arg: str) -> str:
     return f'"{arg}"' if (" " in arg or not arg) and not arg.startswith('"') else arg
 
 
+@lru_cache(maxsize=1 << 14)
 def normalize_command_line(command_line: str | None) -> str:
     """A command line as flat text for surface matching: lower-case, carets, quotes and backticks removed, switch
     dashes written ``-``, whitespace collapsed. Verdict rules read ``parse_command_line`` instead."""

@@ -231,14 +231,14 @@ def backup_job(n: NormalizedEvent) -> bool:
 def effective_image(event) -> str:
     """The binary an event's process really is: its PE original name when logged (renaming a file does not change
     it), else the base name of its executable path, else of its name."""
-    original = getattr(event, "process_pe_original_file_name", None)
+    original = vars(event).get("process_pe_original_file_name")
     if original:
         return canonical_image(original)
-    return canonical_image(getattr(event, "process_executable", None) or getattr(event, "process_name", None) or "")
+    return canonical_image(vars(event).get("process_executable") or vars(event).get("process_name") or "")
 
 
 def _image_problems(event) -> list[str]:
-    name, path = getattr(event, "process_name", None), getattr(event, "process_executable", None)
+    name, path = vars(event).get("process_name"), vars(event).get("process_executable")
     problems = []
     if name and path and canonical_image(name) != canonical_image(path):
         problems.append(f"process.name {name!r} is not the file process.executable names")
@@ -271,11 +271,11 @@ def normalize_event(event) -> NormalizedEvent:
                                image_path=windows_path(event.process_executable, user or "*"),
                                parent_image=canonical_image(event.target_image), unmodelled=tuple(_image_problems(event)))
     if isinstance(event, (NetworkConnection, HttpRequest)):
-        domain = getattr(event, "url_domain", None)
+        domain = vars(event).get("url_domain")
         outbound = is_internal_ip(event.source_ip) and not is_internal_ip(event.destination_ip)
         return NormalizedEvent(**base, outbound=outbound, destination_service=sanctioned_service(event.destination_ip, domain),
                                domain=registered_domain(domain) if domain else None,
-                               image=canonical_image(event.process_name) if getattr(event, "process_name", None) else None)
+                               image=canonical_image(event.process_name) if vars(event).get("process_name") else None)
     if isinstance(event, DnsQuery):
         return NormalizedEvent(**base, domain=registered_domain(event.question_name))
     if isinstance(event, EmailReceived):

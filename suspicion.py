@@ -145,7 +145,7 @@ def _event_columns(n: NormalizedEvent) -> dict[str, Any]:
                    destination_upload_sanctioned=_flag(upload_sanctioned(n)),
                    destination_internal=_flag(is_internal_ip(e.destination_ip)), source_ip=e.source_ip,
                    source_internal=_flag(is_internal_ip(e.source_ip)), source_bytes=e.source_bytes,
-                   url_path=getattr(e, "url_path", None))
+                   url_path=vars(e).get("url_path"))
     if e.event_type == "authentication":
         row.update(outcome=e.outcome, logon_type=e.logon_type, source_ip=e.source_ip,
                    source_internal=_flag(is_internal_ip(e.source_ip)))

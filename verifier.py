@@ -304,8 +304,16 @@ class Window:
     def times(self) -> dict[str, datetime]:
         return {n.log_id: n.time for n in self.events}
 
+    @cached_property
+    def _by_type(self) -> dict[tuple[type, ...], list[NormalizedEvent]]:
+        return {}
+
     def of(self, *types: type) -> list[NormalizedEvent]:
-        return [n for n in self.events if isinstance(n.event, types)]
+        """The events of ``types``, in window order (each selection computed once)."""
+        found = self._by_type.get(types)
+        if found is None:
+            found = self._by_type[types] = [n for n in self.events if isinstance(n.event, types)]
+        return found
 
     @cached_property
     def processes(self) -> list[NormalizedEvent]:
@@ -965,7 +973,7 @@ def _check_entities(w: Window) -> list[Violation]:
             out.append(_violation("UNKNOWN_USER", f"user {e.user!r} is not in the directory", e.log_id))
         if isinstance(e, GroupMembershipChange) and INVENTORY.user(e.member) is None:
             out.append(_violation("UNKNOWN_USER", f"member {e.member!r} is not in the directory", e.log_id))
-        ips = [ip for ip in (getattr(e, "source_ip", None), getattr(e, "destination_ip", None)) if ip]
+        ips = [ip for ip in (vars(e).get("source_ip"), vars(e).get("destination_ip")) if ip]
         for ip in ips:
             out.extend(_check_ip(ip, e.log_id))
         if isinstance(e, (NetworkConnection, DnsQuery, HttpRequest)) and host is not None and host.ip not in ips:
@@ -991,7 +999,7 @@ def _check_event_ids(w: Window) -> list[Violation]:
     out = []
     for n in w.events:
         e = n.event
-        eid = getattr(e, "winlog_event_id", None)
+        eid = vars(e).get("winlog_event_id")
         if eid is None:
             continue
         allowed = _EVENT_IDS.get((e.source, e.event_type))
@@ -1014,7 +1022,7 @@ def _check_os(w: Window) -> list[Violation]:
         e, host = n.event, n.host
         if host is None:
             continue
-        paths = [getattr(e, f, None) for f in ("process_executable", "file_path", "target_image")]
+        paths = [vars(e).get(f) for f in ("process_executable", "file_path", "target_image")]
         if host.os_family == "linux":
             why = ("a Windows log source" if e.source in _WINDOWS_ONLY_SOURCES
                    else f"a Windows-only {e.event_type}" if isinstance(e, _WINDOWS_ONLY_TYPES)

@@ -84,6 +84,9 @@ def test_grpo_over_the_service(tokenizer, tmp_path, live_server, monkeypatch, ro
     metrics = json.loads((out / "metrics.json").read_text())
     key = f"rewards/OpenSOC{role.title()}Env/mean"
     assert [h[key] for h in metrics if key in h]  # the environment's own get_reward was logged
+    if role == "attacker":  # and the attacker's curves carry its contested and unsound rates
+        assert [h["attacker/contested_rate"] for h in metrics if "attacker/contested_rate" in h]
+        assert all(0.0 <= h["attacker/unsound_rate"] <= 1.0 for h in metrics if "attacker/unsound_rate" in h)
     low = -1.0 if role == "defender" else -0.5
     assert all(low <= r <= 1.2 for r in _rewards(out))
 

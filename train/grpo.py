@@ -20,11 +20,15 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
     from trl import GRPOConfig, GRPOTrainer
 
     from .rewards import defender_reward
-    from .trl_env import OpenSOCAttackerEnv, OpenSOCDefenderEnv
+    from .trl_env import OpenSOCAttackerEnv, OpenSOCDefenderEnv, attacker_outcome_rates
 
     model, tokenizer = prepare_model(config, model, tokenizer)
+    weights = None
     if config.role == "attacker":
-        dataset, kwargs = attacker_dataset(config.task, config.train_examples), {"environment_factory": OpenSOCAttackerEnv}
+        dataset = attacker_dataset(config.task, config.train_examples)
+        # The service's reward comes from the environment; the extra function only logs contested and unsound rates.
+        kwargs = {"environment_factory": OpenSOCAttackerEnv, "reward_funcs": [attacker_outcome_rates]}
+        weights = [0.0]
     elif config.reward == "service":
         dataset = grpo_dataset(config.task, config.train_examples, with_alert=False, use_replay_pool=config.use_replay_pool)
         kwargs = {"environment_factory": OpenSOCDefenderEnv}
@@ -32,7 +36,7 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
         dataset = grpo_dataset(config.task, config.train_examples, with_alert=True)
         kwargs = {"reward_funcs": [defender_reward]}
     args = GRPOConfig(**trainer_args(config), num_generations=config.num_generations, temperature=config.temperature,
-                      max_completion_length=config.max_completion_length, use_vllm=config.use_vllm)
+                      max_completion_length=config.max_completion_length, use_vllm=config.use_vllm, reward_weights=weights)
     trainer = GRPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                           peft_config=None if config.init_adapter else lora_config(config), **kwargs)
     trainer.train()

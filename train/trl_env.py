@@ -36,17 +36,18 @@ class _SessionEnv:
         self._session = OpenSOCSession(server_url())
         self.reward = 0.0
         self.done = False
+        self.observation = None  # the episode's last observation, once the action is scored
 
     def _start(self, **reset_args) -> str:
         result = self._session.reset(**reset_args)
-        self.reward, self.done = 0.0, False
+        self.reward, self.done, self.observation = 0.0, False, None
         return result.observation.prompt
 
     def _act(self, action: dict):
         if self.done:
             raise ValueError("This episode's action has already been submitted.")
         result = self._session.step(action)
-        self.reward, self.done = float(result.reward), True
+        self.reward, self.done, self.observation = float(result.reward), True, result.observation
         return result.observation
 
     def get_reward(self) -> float:
@@ -117,4 +118,24 @@ class OpenSOCAttackerEnv(_SessionEnv):
             incident = {}  # scored by the service as a schema failure
         obs = self._act({"craft_incident": incident if isinstance(incident, dict) else {}})
         score = obs.rewards.attacker
-        return f"Outcome: {score.outcome}." + (f" Violations: {', '.join(score.violation_codes)}." if score.violation_codes else "")
+        why = [f" Violations: {', '.join(score.violation_codes)}."] if score.violation_codes else []
+        why += [f" Contested by: {'; '.join(h.title for h in score.contested_by)}."] if score.contested_by else []
+        return f"Outcome: {score.outcome}." + "".join(why)
+
+
+def attacker_outcome_rates(environments=None, log_metric=None, **kwargs) -> list[float]:
+    """A zero-weight TRL reward function that logs, per batch, the share of the attacker's crafts that were contested,
+    and that were unsound in any way (implausible, contested or mislabelled): the attacker's training curves show
+    how often it reaches for a blind spot and is refused."""
+    outcomes = []
+    for env in environments or ():
+        if isinstance(env, OpenSOCAttackerEnv):
+            env.get_reward()  # scores a rollout that never called the tool, as the environment's own reward will
+            outcomes.append(env.observation.rewards.attacker.outcome)
+        else:
+            outcomes.append(None)
+    scored = [o for o in outcomes if o is not None]
+    if log_metric is not None and scored:
+        log_metric("attacker/contested_rate", sum(o == "contested" for o in scored) / len(scored))
+        log_metric("attacker/unsound_rate", sum(o in ("implausible", "contested", "mislabelled") for o in scored) / len(scored))
+    return [0.0] * len(outcomes)
