@@ -261,7 +261,7 @@ class OpenSOCEnv:
     ) -> OpenSOCObservation:
         """Start an episode. Defaults: task ``stage1_basic``, mode ``defender_only``, seed 0.
 
-        ``use_replay_pool`` lets stage-4 draw plausible attacker incidents recorded by this
+        ``use_replay_pool`` lets stage-4 draw sound attacker incidents recorded by this
         run; it is off by default so that (task, seed) always names the same incident.
         E1 tasks take ``split`` (their default split otherwise) and ``scoring`` (``default``
         or ``compat``); the flow shown is row ``seed mod len(split)``.

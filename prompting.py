@@ -35,7 +35,9 @@ ANSWER_FORMAT = (
 ATTACKER_SYSTEM = (
     "You are a red-team operator writing the logs of a security incident for a SOC training range. Craft an incident "
     "of the requested category whose events are consistent with the asset inventory and the event schema, and that a "
-    "defender is likely to triage wrongly. Implausible incidents earn nothing."
+    "defender is likely to triage wrongly. Set target_label to the triage action the incident calls for. "
+    "Implausible incidents, incidents an independent detection check disputes, and incidents whose target_label is "
+    "wrong earn nothing."
 )
 
 
@@ -59,7 +61,7 @@ def attacker_prompt(target_category: str, task: str, inventory_summary: str) -> 
         ATTACKER_SYSTEM,
         f"TARGET CATEGORY: {target_category}\nDIFFICULTY: {task}",
         "INVENTORY (summary; full detail in brief.inventory):\n" + inventory_summary,
-        'Answer with one JSON object: {"category": ..., "target_label": "benign"|"malicious", '
+        'Answer with one JSON object: {"category": ..., "target_label": "dismiss"|"monitor"|"quarantine_host"|"block_ip"|"escalate", '
         '"events": [ ...1 to 64 events following brief.event_schema... ], "narrative": "..."}',
     ])
 

@@ -97,6 +97,9 @@ class DefenderScore(StrictModel):
     breakdown: dict[str, float] = Field(description="action, citation and format components; they sum to reward.")
     cited_log_id: str | None = None
     citation_correct: bool = False
+    evidence_recall: float | None = Field(
+        default=None, description="Investigations: the share of the verdict's triggering events the defender's tools had "
+        "shown before the triage (not part of the reward).")
 
 
 class AttackerScore(StrictModel):
@@ -118,18 +121,26 @@ def normalized(reward: float, bounds: tuple[float, float]) -> float:
     return round(min(1.0, max(0.0, (reward - lo) / (hi - lo))), 6)
 
 
-def score_triage(truth: GroundTruth, triage: SubmitTriage | None) -> DefenderScore:
+def score_triage(truth: GroundTruth, triage: SubmitTriage | None, retrieved: Collection[str] | None = None) -> DefenderScore:
     """Score a defender's triage against the verifier's ground truth.
 
-    ``triage`` is None when the defender's output was not a valid ``submit_triage``.
+    ``triage`` is None when the defender's output was not a valid ``submit_triage``. ``retrieved`` is, in an
+    investigation, the log ids the defender's tools have shown: the citation bonus then needs the cited event to be
+    among them (a defender cannot cite what it never saw), and ``evidence_recall`` reports how many of the triggering
+    events it saw.
     """
     gold = truth.action
+    recall = None
+    if retrieved is not None:
+        seen = set(retrieved)
+        recall = (sum(i in seen for i in truth.triggering_log_ids) / len(truth.triggering_log_ids)
+                  if truth.triggering_log_ids else 1.0)
     if triage is None:
         penalty = FORMAT_VIOLATION_BENIGN if gold == "dismiss" else FORMAT_VIOLATION_MALICIOUS
         return DefenderScore(reward=float(penalty), outcome="format_violation", gold_action=gold, predicted_action=None,
-                             breakdown={"action": 0.0, "citation": 0.0, "format": float(penalty)})
+                             breakdown={"action": 0.0, "citation": 0.0, "format": float(penalty)}, evidence_recall=recall)
     cell = DEFENDER_REWARD[(gold, triage.action)]
-    cited_right = triage.cited_log_id in truth.triggering_log_ids
+    cited_right = triage.cited_log_id in truth.triggering_log_ids and (retrieved is None or triage.cited_log_id in seen)
     bonus = CITATION_BONUS if (cited_right and triage.action == gold) else 0.0
     return DefenderScore(
         reward=float(round(cell.reward + bonus, 6)),
@@ -139,6 +150,7 @@ def score_triage(truth: GroundTruth, triage: SubmitTriage | None) -> DefenderSco
         breakdown={"action": float(cell.reward), "citation": float(bonus), "format": 0.0},
         cited_log_id=triage.cited_log_id,
         citation_correct=cited_right,
+        evidence_recall=recall,
     )
 
 

@@ -41,7 +41,7 @@ class TaskSpec:
     decoys: tuple[int, int] = (0, 0)  # how many benign decoy activities are mixed in (inclusive range)
     evasive_share: float = 0.0  # probability of an evasive variant where the category has one
     injection_share: float = 0.0  # probability that an instruction is planted in an event field
-    replay_share: float = 0.0  # probability of replaying a plausible attacker incident, when the pool is non-empty
+    replay_share: float = 0.0  # probability of replaying a sound attacker incident with the drawn verdict, when the pool has one
     categories: tuple[str, ...] = CATEGORIES
 
     def action_weight(self, action: str, available: Sequence[str]) -> float:
@@ -121,14 +121,43 @@ E1_TASKS: dict[str, E1TaskSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class InvestigationTaskSpec:
+    """An investigation task: a curriculum stage's incident inside a log store, and the tools' call budget."""
+
+    name: str
+    stage: int
+    title: str
+    description: str
+    curriculum_task: str  # the stage whose incidents are planted
+    store_hours: float  # the span of background telemetry around the incident
+    store_events: int  # about how many events the store holds
+    call_budget: int  # tool calls allowed before the triage
+
+
+INVESTIGATION_TASKS: dict[str, InvestigationTaskSpec] = {
+    spec.name: spec
+    for spec in (
+        InvestigationTaskSpec("investigate_stage1", 1, "Investigate: single events",
+                              "A stage-1 incident in two hours of an office's telemetry.", "stage1_basic", 2.0, 400, 6),
+        InvestigationTaskSpec("investigate_stage2", 2, "Investigate: multi-event windows",
+                              "A stage-2 incident in four hours of telemetry.", "stage2_multi", 4.0, 800, 10),
+        InvestigationTaskSpec("investigate_stage3", 3, "Investigate: decoys interleaved",
+                              "A stage-3 incident, decoys and all, in six hours of telemetry.", "stage3_mixed", 6.0, 1500, 12),
+        InvestigationTaskSpec("investigate_stage4", 4, "Investigate: adversarial incidents",
+                              "A stage-4 incident in eight hours of telemetry.", "stage4_adversarial", 8.0, 2500, 15),
+    )
+}
+
+
 def task_names() -> list[str]:
     """The incident-triage curriculum tasks."""
     return list(TASKS)
 
 
 def all_task_names() -> list[str]:
-    """Every task the service serves: the curriculum, then E1."""
-    return list(TASKS) + list(E1_TASKS)
+    """Every task the service serves: the curriculum, then investigation, then E1."""
+    return list(TASKS) + list(INVESTIGATION_TASKS) + list(E1_TASKS)
 
 
 def get_task(name: str) -> TaskSpec:

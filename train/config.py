@@ -29,7 +29,7 @@ class StageConfig:
     task: str | None = None  # GRPO: the curriculum task
     role: Literal["defender", "attacker"] = "defender"
     reward: Literal["in_process", "service"] = "in_process"  # service: environment_factory over the WebSocket
-    use_replay_pool: bool = False  # stage 4: replay plausible attacker incidents recorded by the server
+    use_replay_pool: bool = False  # stage 4: replay sound attacker incidents recorded by the server
     train_examples: int = 512
     max_steps: int = 200
     learning_rate: float = 1e-5

@@ -1,9 +1,9 @@
 """Self-play: alternate attacker and defender GRPO phases against one running OpenSOC server.
 
-Each round trains the attacker in ``attacker_only`` episodes (the server records every
-incident that passes plausibility in its stage-4 replay pool), then trains the defender on
-``stage4_adversarial`` over the service with ``use_replay_pool``, so the attacker's plausible
-incidents join the defender's curriculum.
+Each round trains the attacker in ``attacker_only`` episodes (the server records every sound
+incident, plausible, uncontested and correctly labelled, in its stage-4 replay pool), then
+trains the defender on ``stage4_adversarial`` over the service with ``use_replay_pool``, so
+the attacker's sound incidents join the defender's curriculum.
 
     python -m opensoc.train.selfplay --rounds 3 --defender-adapter runs/adapters/stage4
 """
