@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .e1.scoring import E1Score
+from .investigation.case import CaseAlert
 from .rubric import AttackerScore, DefenderScore
 from .schema import Alert, StrictModel, TriageAction
 from .verifier import PlausibilityReport
@@ -70,6 +71,26 @@ class FlowVerdict(StrictModel):
     correct: bool
 
 
+class ToolOutput(StrictModel):
+    """What one investigation tool call returned."""
+
+    name: str
+    ok: bool = Field(description="False when the call was malformed; the output then says what was expected.")
+    output: str = Field(description="The tool's answer as text (JSON for well-formed calls).")
+    log_ids: list[str] = Field(default_factory=list, description="The events this output showed.")
+
+
+class InvestigationView(StrictModel):
+    """An investigation's state as the defender sees it."""
+
+    alert: CaseAlert = Field(description="The detection that opened the case and the one event it fired on.")
+    tools: list[dict[str, Any]] = Field(description="The tools: name, description and JSON Schema of their arguments.")
+    call_budget: int = Field(description="Tool calls allowed before the triage.")
+    calls_used: int
+    retrieved: int = Field(description="Distinct events the tools have shown so far.")
+    last_tool: ToolOutput | None = Field(default=None, description="The last call's output.")
+
+
 class RewardBreakdown(StrictModel):
     defender: DefenderScore | None = None
     attacker: AttackerScore | None = None
@@ -85,10 +106,13 @@ class OpenSOCObservation(StrictModel):
     mode: Mode
     seed: int
     prompt: str = Field(description="Ready-to-use prompt for an LLM playing the current role (empty when done).")
-    legal_actions: list[str] = Field(description="Action names accepted now: craft_incident, submit_triage, or none.")
+    legal_actions: list[str] = Field(description="Action names accepted now: craft_incident, submit_triage, "
+                                     "classify_flow, tool_call, or none once the episode is over.")
     alert: Alert | None = Field(default=None, description="The alert and log window (defender turn only).")
     brief: AttackerBrief | None = Field(default=None, description="The attacker's brief (attacker turn only).")
     flow: FlowQuestion | None = Field(default=None, description="The E1 question (E1 tasks only).")
+    investigation: InvestigationView | None = Field(default=None, description="The case and the tools (investigation "
+                                                    "tasks, defender's turn).")
     verdict: Verdict | None = Field(default=None, description="Ground truth, once the defender has acted.")
     flow_verdict: FlowVerdict | None = Field(default=None, description="The E1 answer key, once classified.")
     rewards: RewardBreakdown | None = Field(default=None, description="Both roles' scores when done.")

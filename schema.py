@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Literal, Union, get_args
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -428,21 +428,33 @@ class ClassifyFlow(StrictModel):
     rationale: Annotated[str, StringConstraints(max_length=MAX_RATIONALE)] = ""
 
 
+class ToolCall(StrictModel):
+    """An investigation step: one call of one tool (``search``, ``count``, ``lookup_host``, ``lookup_user``,
+    ``process_tree``); a malformed call is answered with an error message as the tool's output, and costs the call."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(description="The tool to call.")
+    arguments: dict[str, Any] = Field(default_factory=dict, description="The tool's arguments, as its schema gives them.")
+
+
+ACTION_NAMES: tuple[str, ...] = ("craft_incident", "submit_triage", "classify_flow", "tool_call")
+
+
 class OpenSOCAction(StrictModel):
-    """A step's action: exactly one of ``craft_incident`` (attacker), ``submit_triage`` (defender) or
-    ``classify_flow`` (E1; a ``ClassifyFlow`` object or the model's raw completion text)."""
+    """A step's action: exactly one of ``craft_incident`` (attacker), ``submit_triage`` (defender), ``classify_flow``
+    (E1; a ``ClassifyFlow`` object or the model's raw completion text) or ``tool_call`` (an investigation's tools)."""
 
     craft_incident: IncidentParams | None = None
     submit_triage: SubmitTriage | None = None
     classify_flow: ClassifyFlow | Annotated[str, StringConstraints(max_length=MAX_COMPLETION)] | None = None
+    tool_call: ToolCall | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> OpenSOCAction:
-        given = [n for n in ("craft_incident", "submit_triage", "classify_flow") if getattr(self, n) is not None]
+        given = [n for n in ACTION_NAMES if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError("an action holds exactly one of 'craft_incident', 'submit_triage' or 'classify_flow'")
+            raise ValueError("an action holds exactly one of " + ", ".join(f"'{n}'" for n in ACTION_NAMES))
         return self
 
     @property
     def name(self) -> str:
-        return next(n for n in ("craft_incident", "submit_triage", "classify_flow") if getattr(self, n) is not None)
+        return next(n for n in ACTION_NAMES if getattr(self, n) is not None)

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from tqdm import tqdm
 
 from ..e1.loading import EVALUATION_SUFFIX
-from ..env import E1_TASKS, OpenSOCEnv, e1_dataset, e1_source
+from ..env import OpenSOCEnv, e1_dataset, e1_source
+from ..tasks.registry import E1_TASKS
 from ..models import OpenSOCObservation
 from ..prompting import triage_action, triage_answer
 from .frozen import load_holdout
