@@ -56,6 +56,18 @@ def _eval(args: argparse.Namespace) -> int:
     if "hf" in args.policy and not args.hf_model:
         raise ValueError("--policy hf needs --hf-model (and optionally --hf-adapter)")
     results, records = {}, {}
+    if args.split == "investigation":
+        from .eval.investigate import LLMInvestigator, run_investigations, summarize_investigations
+
+        for name in args.policy:
+            policy = LLMInvestigator(**llm_args) if name == "llm" else name
+            rows = run_investigations(policy, items, url=args.url)
+            key = policy.name if name == "llm" else name
+            records[key], results[key] = rows, summarize_investigations(rows)
+        written = write_run(args.out, args.split, results, records)
+        print(markdown_table(results))
+        print(f"wrote {len(written)} files to {args.out}")
+        return 0
     for name in args.policy:
         if name == "llm":
             policy = make_policy(name, **llm_args)
@@ -103,13 +115,23 @@ def _train_cpu(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy_help() -> str:
+    from .eval.investigate import INVESTIGATION_POLICIES
+    from .eval.policies import BUILTIN
+
+    triage = [n for n, p in BUILTIN.items() if p.kind in ("soc", "any")]
+    e1 = [n for n, p in BUILTIN.items() if p.kind in ("e1", "any")]
+    return (f"holdout: {', '.join(triage)}, llm, hf; investigation: {', '.join(INVESTIGATION_POLICIES)}, llm; "
+            f"E1: {', '.join(e1)}, llm")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opensoc", description="OpenSOC command line")
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("eval", help="evaluate policies on a frozen split and write tables and plots")
-    ev.add_argument("--policy", nargs="+", default=["heuristic"], help="always_dismiss, random, heuristic, "
-                    "verifier_oracle, llm; for E1: always_benign, always_malicious, always_abstain, random, e1_oracle, llm")
-    ev.add_argument("--split", default="holdout", help="holdout, or an E1 task and split such as e1_iot23:test")
+    ev.add_argument("--policy", nargs="+", default=["heuristic"], help=_policy_help())
+    ev.add_argument("--split", default="holdout", help="holdout, investigation (the frozen investigation cases), or an "
+                    "E1 task and split such as e1_iot23:test")
     ev.add_argument("--tasks", nargs="*", help="only these tasks")
     ev.add_argument("--limit", type=int, help="at most this many examples per task")
     ev.add_argument("--out", type=Path, default=Path("eval_runs/latest"), help="output folder")

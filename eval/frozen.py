@@ -6,6 +6,8 @@
 - ``data/sft_train.jsonl``: 600 examples, 150 per stage, from ``SFT_SEEDS`` (disjoint from the
   hold-out's), each with the defender prompt and the correct answer in the exact format
   ``prompting.parse_triage`` reads.
+- ``data/investigation_holdout.jsonl``: 80 investigation cases, 20 per stage, from
+  ``INVESTIGATION_SEEDS``, balanced on the gold action like the triage hold-out.
 
 ``python scripts/make_frozen_data.py`` rewrites both; ``--check`` fails when they drift.
 """
@@ -29,6 +31,9 @@ HOLDOUT_PER_STAGE = 50
 SFT_PER_STAGE = 150
 HOLDOUT_SEEDS = range(1_000_000, 1_100_000)
 SFT_SEEDS = range(2_000_000, 2_100_000)
+INVESTIGATION_HOLDOUT_PATH = DATA_DIR / "investigation_holdout.jsonl"
+INVESTIGATION_PER_STAGE = 20
+INVESTIGATION_SEEDS = range(3_000_000, 3_100_000)
 
 
 def _balanced_seeds(task: str, seeds: range, n: int) -> list[int]:
@@ -76,6 +81,26 @@ def sft_rows() -> list[dict]:
                          "completion": format_triage_answer(m.truth.action, cite, rationale, 1.0),
                          "gold_action": m.truth.action})
     return rows
+
+
+def investigation_rows() -> list[dict]:
+    """The frozen investigation hold-out: per stage, seeds filling an equal quota of each gold action."""
+    from ..investigation.case import build_case
+    from ..tasks.registry import INVESTIGATION_TASKS
+
+    rows = []
+    for task, spec in INVESTIGATION_TASKS.items():
+        for seed in _balanced_seeds(spec.curriculum_task, INVESTIGATION_SEEDS, INVESTIGATION_PER_STAGE):
+            case = build_case(task, seed)
+            rows.append({"id": f"{task}-{seed}", "task": task, "stage": spec.stage, "seed": seed,
+                         "gold_action": case.truth.action, "triggering_log_ids": case.truth.triggering_log_ids,
+                         "deciding_rule_ids": case.truth.deciding_rule_ids, "store_events": len(case.store),
+                         "call_budget": case.call_budget})
+    return rows
+
+
+def load_investigation_holdout(path: Path = INVESTIGATION_HOLDOUT_PATH) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def render(rows: list[dict]) -> bytes:

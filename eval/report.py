@@ -41,6 +41,20 @@ def markdown_table(results: dict) -> str:
         for name, r in results.items():
             cells = [f"{_pct(r['by_task'][t]['accuracy'])} / {_num(r['by_task'][t]['mean_reward'])}" for t in tasks]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    elif kind == "investigation":
+        lines += ["| policy | accuracy | dismiss-on-malicious | over-reaction | citation | evidence recall | tool calls | mean reward |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, r in results.items():
+            m = r["overall"]
+            lines.append(f"| {name} | {_pct(m['accuracy'])} | {_pct(m['dismiss_on_malicious_rate'])} | "
+                         f"{_pct(m['over_reaction_rate'])} | {_pct(m['citation_accuracy'])} | {_pct(m['evidence_recall'])} | "
+                         f"{m['calls_used']:.1f} | {_num(m['mean_reward'])} |")
+        tasks = list(next(iter(results.values()))["by_task"])
+        lines += ["", "| policy | " + " | ".join(f"{t} accuracy / evidence recall" for t in tasks) + " |",
+                  "|---|" + "---|" * len(tasks)]
+        for name, r in results.items():
+            cells = [f"{_pct(r['by_task'][t]['accuracy'])} / {_pct(r['by_task'][t]['evidence_recall'])}" for t in tasks]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     else:
         lines += ["| policy | TPR | FPR | FNR | F1 | abstain | ECE | Brier | AURC | expected cost | format violations | mean reward |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -106,6 +120,22 @@ def _reward_by_task_plot(results: dict, path: Path) -> None:
     _save(fig, ax, "Reward per task", path)
 
 
+def _evidence_plot(results: dict, path: Path) -> None:
+    names = list(results)
+    tasks = list(next(iter(results.values()))["by_task"])
+    x = np.arange(len(tasks))
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(2.2 * len(tasks) + 2, 3.8))
+    for i, n in enumerate(names):
+        ax.bar(x + (i - (len(names) - 1) / 2) * width, [results[n]["by_task"][t]["evidence_recall"] or 0.0 for t in tasks],
+               width, label=n)
+    ax.set_xticks(x, tasks)
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("share of triggering events seen")
+    ax.legend(fontsize=8, loc="upper right")
+    _save(fig, ax, "Evidence recall per task", path)
+
+
 def _e1_plot(results: dict, path: Path) -> None:
     names = list(results)
     keys = [("tpr", "TPR"), ("fpr", "FPR"), ("abstain_rate", "abstain"), ("f1", "F1")]
@@ -131,7 +161,7 @@ def write_run(out: Path, split: str, results: dict, records: dict[str, list[dict
             for r in rows:
                 f.write(json.dumps({"policy": name, **r}, sort_keys=True) + "\n")
     kind = next(iter(results.values()))["kind"]
-    if kind == "soc":
+    if kind in ("soc", "investigation"):
         for name, r in results.items():
             path = out / f"confusion_{name.replace(':', '_').replace('/', '_')}.png"
             _confusion_plot(name, r["overall"], path)
@@ -139,6 +169,9 @@ def write_run(out: Path, split: str, results: dict, records: dict[str, list[dict
         _headline_plot(results, out / "headline.png")
         _reward_by_task_plot(results, out / "reward_by_stage.png")
         written += [out / "headline.png", out / "reward_by_stage.png"]
+        if kind == "investigation":
+            _evidence_plot(results, out / "evidence_recall.png")
+            written.append(out / "evidence_recall.png")
     else:
         _e1_plot(results, out / "e1_detection.png")
         written.append(out / "e1_detection.png")

@@ -16,7 +16,7 @@ from ..env import OpenSOCEnv, e1_dataset, e1_source
 from ..tasks.registry import E1_TASKS
 from ..models import OpenSOCObservation
 from ..prompting import triage_action, triage_answer
-from .frozen import load_holdout
+from .frozen import load_holdout, load_investigation_holdout
 from .metrics import by_task, e1_metrics, soc_metrics
 from .policies import Policy
 
@@ -25,6 +25,8 @@ def load_items(split: str = "holdout", tasks: Sequence[str] | None = None, limit
     """Examples of ``split``: ``holdout`` (the frozen file) or ``<e1 task>:<split>`` such as ``e1_iot23:test``."""
     if split == "holdout":
         items = load_holdout()
+    elif split == "investigation":
+        items = load_investigation_holdout()
     elif ":" in split and split.split(":", 1)[0] in E1_TASKS:
         task, part = split.split(":", 1)
         spec = E1_TASKS[task]
@@ -34,7 +36,7 @@ def load_items(split: str = "holdout", tasks: Sequence[str] | None = None, limit
         items = [{"id": f"{task}:{part}:{i}", "task": task, "split": part, "seed": i, "answer": r["answer"]}
                  for i, r in enumerate(rows)]
     else:
-        raise ValueError(f"unknown split {split!r}; expected 'holdout' or one of "
+        raise ValueError(f"unknown split {split!r}; expected 'holdout', 'investigation' or one of "
                          + ", ".join(f"{t}:<split>" for t in E1_TASKS))
     if tasks:
         items = [i for i in items if i["task"] in tasks]

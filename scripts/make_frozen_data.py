@@ -1,11 +1,20 @@
-"""Regenerate data/holdout.jsonl and data/sft_train.jsonl from their seeds (``--check``: fail if they drift)."""
+"""Regenerate data/holdout.jsonl, data/sft_train.jsonl and data/investigation_holdout.jsonl from their seeds
+(``--check``: fail if they drift)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from opensoc.eval.frozen import HOLDOUT_PATH, SFT_PATH, holdout_rows, render, sft_rows
+from opensoc.eval.frozen import (
+    HOLDOUT_PATH,
+    INVESTIGATION_HOLDOUT_PATH,
+    SFT_PATH,
+    holdout_rows,
+    investigation_rows,
+    render,
+    sft_rows,
+)
 
 
 def main() -> int:
@@ -13,7 +22,8 @@ def main() -> int:
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     stale = 0
-    for path, rows in ((HOLDOUT_PATH, holdout_rows()), (SFT_PATH, sft_rows())):
+    for path, rows in ((HOLDOUT_PATH, holdout_rows()), (SFT_PATH, sft_rows()),
+                       (INVESTIGATION_HOLDOUT_PATH, investigation_rows())):
         content = render(rows)
         if path.exists() and path.read_bytes() == content:
             print(f"up to date: {path.name} ({len(rows)} rows)")
