@@ -18,10 +18,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from tqdm import tqdm
@@ -31,7 +29,7 @@ from ..investigation.case import CaseAlert, build_case
 from ..investigation.investigator import oracle_investigator, scripted_investigator
 from ..models import OpenSOCObservation
 from ..prompting import triage_answer
-from .llm import RETRY_STATUS
+from .llm import RETRY_STATUS, ChatClient
 from .metrics import by_task, soc_metrics
 
 
@@ -153,27 +151,12 @@ def _functions(tools: list[dict]) -> list[dict]:
 
 
 @dataclass
-class LLMInvestigator:
-    """An OpenAI-compatible chat model investigating with function calls."""
-
-    base_url: str
-    model: str
-    api_key_env: str | None = "OPENAI_API_KEY"
-    concurrency: int = 8
-    timeout_s: float = 60.0
-    retries: int = 3
-    backoff_s: float = 0.5
-    temperature: float = 0.0
-    max_tokens: int = 512
-    cache_dir: Path | None = None
+class LLMInvestigator(ChatClient):
+    """An OpenAI-compatible chat model investigating with function calls (settings as ``ChatClient``'s)."""
 
     @property
     def name(self) -> str:
         return f"llm:{self.model}"
-
-    def _headers(self) -> dict:
-        key = os.environ.get(self.api_key_env) if self.api_key_env else None
-        return {"Authorization": f"Bearer {key}"} if key else {}
 
     async def _reply(self, http: httpx.AsyncClient, messages: list[dict], tools: list[dict]) -> dict | None:
         body = {"model": self.model, "messages": messages, "tools": tools, "tool_choice": "auto",

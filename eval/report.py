@@ -23,6 +23,15 @@ def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:+.3f}"
 
 
+def _per_task(results: dict, second: str, cell) -> list[str]:
+    """One row per policy, one ``accuracy / <second>`` cell per task."""
+    tasks = list(next(iter(results.values()))["by_task"])
+    lines = ["", "| policy | " + " | ".join(f"{t} accuracy / {second}" for t in tasks) + " |", "|---|" + "---|" * len(tasks)]
+    for name, r in results.items():
+        lines.append(f"| {name} | " + " | ".join(cell(r["by_task"][t]) for t in tasks) + " |")
+    return lines
+
+
 def markdown_table(results: dict) -> str:
     """The per-policy headline table (and, for triage, one row per policy and stage)."""
     kind = next(iter(results.values()))["kind"]
@@ -35,12 +44,7 @@ def markdown_table(results: dict) -> str:
             lines.append(f"| {name} | {_pct(m['accuracy'])} | {_pct(m['macro_f1'])} | {_pct(m['dismiss_on_malicious_rate'])} | "
                          f"{_pct(m['over_reaction_rate'])} | {_pct(m['citation_accuracy'])} | {_pct(m['format_violation_rate'])} | "
                          f"{_num(m['mean_reward'])} |")
-        tasks = list(next(iter(results.values()))["by_task"])
-        lines += ["", "| policy | " + " | ".join(f"{t} accuracy / reward" for t in tasks) + " |",
-                  "|---|" + "---|" * len(tasks)]
-        for name, r in results.items():
-            cells = [f"{_pct(r['by_task'][t]['accuracy'])} / {_num(r['by_task'][t]['mean_reward'])}" for t in tasks]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += _per_task(results, "reward", lambda m: f"{_pct(m['accuracy'])} / {_num(m['mean_reward'])}")
     elif kind == "investigation":
         lines += ["| policy | accuracy | dismiss-on-malicious | over-reaction | citation | evidence recall | tool calls | mean reward |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -49,12 +53,7 @@ def markdown_table(results: dict) -> str:
             lines.append(f"| {name} | {_pct(m['accuracy'])} | {_pct(m['dismiss_on_malicious_rate'])} | "
                          f"{_pct(m['over_reaction_rate'])} | {_pct(m['citation_accuracy'])} | {_pct(m['evidence_recall'])} | "
                          f"{m['calls_used']:.1f} | {_num(m['mean_reward'])} |")
-        tasks = list(next(iter(results.values()))["by_task"])
-        lines += ["", "| policy | " + " | ".join(f"{t} accuracy / evidence recall" for t in tasks) + " |",
-                  "|---|" + "---|" * len(tasks)]
-        for name, r in results.items():
-            cells = [f"{_pct(r['by_task'][t]['accuracy'])} / {_pct(r['by_task'][t]['evidence_recall'])}" for t in tasks]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += _per_task(results, "evidence recall", lambda m: f"{_pct(m['accuracy'])} / {_pct(m['evidence_recall'])}")
     else:
         lines += ["| policy | TPR | FPR | FNR | F1 | abstain | ECE | Brier | AURC | expected cost | format violations | mean reward |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -76,3 +76,29 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "PROVENANCE.md").is_file():
         pytest.skip("../shared/data (the real dataset samples) is not present")
     return SHARED_DATA
+
+
+class ThreadedApp:
+    """An ASGI app served by uvicorn on a loopback port in a thread, for the length of a ``with`` block."""
+
+    def __init__(self, app) -> None:
+        import threading
+
+        import uvicorn
+
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:  # readiness polling on uvicorn's own flag
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

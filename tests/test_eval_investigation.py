@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
-import uvicorn
-from conftest import free_port
+from conftest import ThreadedApp, free_port
 from fastapi import FastAPI, Request
 
 from opensoc.eval.frozen import INVESTIGATION_HOLDOUT_PATH, investigation_rows, render
@@ -59,22 +57,15 @@ class ToolCallingModel:
                 {"action": "escalate", "cited_log_id": seen, "rationale": "saw it"})}}
             return {"choices": [{"message": {"role": "assistant", "content": None, "tool_calls": [call]}}]}
 
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.served = ThreadedApp(app)
+        self.port = self.served.port
 
     def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:  # readiness polling on uvicorn's own flag
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake server did not start")
-            time.sleep(0.02)
+        self.served.__enter__()
         return self
 
     def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.served.__exit__(*exc)
 
 
 def test_an_llm_investigates_with_function_calls(tmp_path):

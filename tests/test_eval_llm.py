@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 import time
 from collections import Counter
 
 import pytest
-import uvicorn
-from conftest import free_port
+from conftest import ThreadedApp, free_port
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -49,22 +47,15 @@ class FakeOpenAI:
                     else '{"action": "escalate", "cited_log_id": "L1-0", "rationale": "r", "confidence": 0.7}')
             return {"choices": [{"message": {"role": "assistant", "content": text}}]}
 
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.served = ThreadedApp(app)
+        self.port = self.served.port
 
-    def __enter__(self) -> FakeOpenAI:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:  # readiness polling on uvicorn's own flag
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake server did not start")
-            time.sleep(0.02)
+    def __enter__(self):
+        self.served.__enter__()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+    def __exit__(self, *exc):
+        self.served.__exit__(*exc)
 
 
 @pytest.fixture
@@ -122,18 +113,9 @@ def test_permanent_errors_are_not_retried(tmp_path):
         calls["n"] += 1
         return JSONResponse({"error": "bad model"}, status_code=404)
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        policy = LLMPolicy(base_url=f"http://127.0.0.1:{port}/v1", model="nope", api_key_env=None, retries=3,
+    with ThreadedApp(app) as served:
+        policy = LLMPolicy(base_url=f"http://127.0.0.1:{served.port}/v1", model="nope", api_key_env=None, retries=3,
                            cache_dir=None, backoff_s=0.01)
         records = run_policy(policy, load_items("holdout", ["stage2_multi"], limit=2), show_progress=False)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     assert calls["n"] == 2 and policy.client.stats.failures == 2
     assert all(r["predicted"] is None and r["outcome"] == "format_violation" for r in records)
