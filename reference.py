@@ -255,6 +255,29 @@ def e1_scoring() -> str:
     ])
 
 
+def investigation() -> str:
+    from .investigation.query import __doc__ as query_doc
+    from .investigation.tools import tool_specs
+    from .tasks.registry import INVESTIGATION_TASKS
+
+    tasks = _table(["task", "incidents from", "store", "tool calls"],
+                   [[f"`{s.name}`", f"`{s.curriculum_task}`", f"about {s.store_events:,} events over {s.store_hours:g} h",
+                     str(s.call_budget)] for s in INVESTIGATION_TASKS.values()])
+    tools = _table(["tool", "what it does", "arguments"],
+                   [[f"`{t['name']}`", t["description"],
+                     "; ".join(f"`{k}`: {v.get('description', '')}" for k, v in t["parameters"]["properties"].items())]
+                    for t in tool_specs()])
+    language = query_doc.split("\n\n", 1)[1]
+    return "\n".join([tasks, "", tools, "", "**The query language.** " + language.strip()])
+
+
+def investigation_headline() -> str:
+    from .eval.report import markdown_table
+
+    results = json.loads((ROOT / "docs" / "eval_investigation" / "results.json").read_text(encoding="utf-8"))
+    return markdown_table(results["policies"]).rstrip("\n")
+
+
 def eval_headline() -> str:
     from .eval.report import markdown_table
 
@@ -270,6 +293,8 @@ README_SECTIONS = {
     "curriculum": curriculum,
     "e1-scoring": e1_scoring,
     "eval-headline": eval_headline,
+    "investigation": investigation,
+    "investigation-headline": investigation_headline,
 }
 
 

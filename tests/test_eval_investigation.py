@@ -90,3 +90,15 @@ def test_an_unreachable_model_is_a_noted_format_violation():
     policy = LLMInvestigator(base_url=f"http://127.0.0.1:{free_port()}/v1", model="nobody", retries=0, timeout_s=2)
     records = run_investigations(policy, items, show_progress=False)
     assert all(r["predicted"] is None and r["note"] == "no reply from the model endpoint" for r in records)
+
+
+def test_the_readme_investigation_headline_is_a_real_run():
+    from conftest import REPO
+
+    from opensoc.eval.report import markdown_table
+
+    committed = json.loads((REPO / "docs" / "eval_investigation" / "results.json").read_text())["policies"]
+    items = load_items("investigation")
+    fresh = {p: summarize_investigations(run_investigations(p, items, show_progress=False)) for p in committed}
+    assert committed == json.loads(json.dumps(fresh))
+    assert markdown_table(fresh) in (REPO / "README.md").read_text()
