@@ -2,7 +2,8 @@
 
 Tabs: Incident (a generated or baked incident, its log window, both defenders' decisions,
 the ground truth and rewards), Attacker (paste or edit a craft_incident and see how it
-fares), Results (the evaluation and training plots). Everything shown comes from
+fares), Investigation (an investigation replayed step by step), Results (the evaluation and
+training plots). Everything shown comes from
 ``demo_data``; this module only lays it out.
 """
 
@@ -11,9 +12,11 @@ from __future__ import annotations
 import gradio as gr
 
 from . import demo_data as dd
-from .tasks.registry import TASKS
+from .demo_replay import investigation_replay
+from .tasks.registry import INVESTIGATION_TASKS, TASKS
 
 STAGES = list(TASKS)
+INVESTIGATIONS = list(INVESTIGATION_TASKS)
 
 
 def _show(case: dd.DemoCase) -> tuple[str, str, str, str, str]:
@@ -29,6 +32,14 @@ def next_incident(stage: str, source: str, seed: int, index: int):
         return (*_show(cases[index]), seed, index)
     seed = int(seed) + 1
     return (*_show(dd.live_case(stage, seed)), seed, index)
+
+
+def replay_step(task: str, seed: int, index: int, delta: int):
+    """Move through an investigation replay; returns the step's title, text, events and the new index."""
+    replay = investigation_replay(task, int(seed or 0))
+    index = max(0, min(len(replay.steps) - 1, int(index) + delta))
+    step = replay.steps[index]
+    return f"### {step.title} ({index + 1} of {len(replay.steps)})", step.markdown, step.events_html, index
 
 
 def check_incident(text: str) -> tuple[str, str]:
@@ -68,6 +79,24 @@ def build_demo() -> gr.Blocks:
             error = gr.Markdown(elem_id="attacker-error")
             load_btn.click(lambda s, n: dd.example_craft(s, int(n or 0)), [ex_stage, ex_seed], craft)
             check_btn.click(check_incident, craft, [verdict, error])
+        with gr.Tab("Investigation", elem_id="investigation-tab"):
+            gr.Markdown("The scripted investigator on a case: the alert it starts from, each tool call and what it "
+                        "showed (evidence highlighted), and its triage.")
+            with gr.Row():
+                inv_task = gr.Dropdown(INVESTIGATIONS, value="investigate_stage3", label="Task")
+                inv_seed = gr.Number(value=7, precision=0, label="seed")
+                prev_btn = gr.Button("Previous step", elem_id="replay-prev")
+                step_btn = gr.Button("Next step", variant="primary", elem_id="replay-next")
+            inv_index = gr.State(0)
+            title, text, events = replay_step("investigate_stage3", 7, 0, 0)[:3]
+            inv_title = gr.Markdown(title, elem_id="replay-title")
+            inv_text = gr.Markdown(text, elem_id="replay-text")
+            inv_events = gr.HTML(events, elem_id="replay-events")
+            outputs = [inv_title, inv_text, inv_events, inv_index]
+            step_btn.click(lambda t, s, i: replay_step(t, s, i, 1), [inv_task, inv_seed, inv_index], outputs)
+            prev_btn.click(lambda t, s, i: replay_step(t, s, i, -1), [inv_task, inv_seed, inv_index], outputs)
+            inv_task.change(lambda t, s: replay_step(t, s, 0, 0), [inv_task, inv_seed], outputs)
+            inv_seed.change(lambda t, s: replay_step(t, s, 0, 0), [inv_task, inv_seed], outputs)
         with gr.Tab("Results"):
             for label, path in dd.RESULT_IMAGES:
                 if path.is_file():

@@ -60,3 +60,18 @@ def test_attacker_check_messages():
     implausible["events"][0]["host"] = "NOT-A-HOST"
     result = dd.check_craft(json.dumps(implausible))
     assert "Plausibility: fails" in result.message and "UNKNOWN_HOST" in result.message
+
+
+def test_investigation_replay_steps_through_a_case():
+    from opensoc.demo_app import replay_step
+    from opensoc.demo_replay import investigation_replay
+
+    replay = investigation_replay("investigate_stage2", 3)
+    assert replay.steps[0].title == "Alert" and replay.steps[-1].title == "Triage"
+    assert all(s.title.startswith("Call ") for s in replay.steps[1:-1]) and len(replay.steps) >= 3
+    assert "The verifier's verdict is" in replay.steps[-1].markdown
+    title, _, events, index = replay_step("investigate_stage2", 3, 0, 1)
+    assert index == 1 and "Call 1" in title and "data-log-id" in events
+    assert replay_step("investigate_stage2", 3, index, -5)[3] == 0  # clamped at the first step
+    last = replay_step("investigate_stage2", 3, 0, 99)
+    assert last[3] == len(replay.steps) - 1 and "Triage" in last[0]

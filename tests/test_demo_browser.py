@@ -48,6 +48,14 @@ def test_demo_in_headless_chromium(live_server):
             assert "line 1, column" in error.inner_text()
             assert "Traceback" not in page.content()
             page.screenshot(path=str(ARTIFACTS / "demo_attacker_error.png"))
+
+            page.get_by_role("tab", name="Investigation").click()
+            title = page.locator("#replay-title")
+            title.get_by_text("Alert").wait_for(timeout=30_000)
+            page.get_by_role("button", name="Next step").click()
+            title.get_by_text("Call 1").wait_for(timeout=30_000)
+            assert page.locator("#replay-events tr[data-log-id]").count() >= 1
+            page.screenshot(path=str(ARTIFACTS / "demo_investigation.png"))
         finally:
             browser.close()
     assert (ARTIFACTS / "demo_incident.png").stat().st_size > 10_000
