@@ -24,9 +24,11 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
 
     model, tokenizer = prepare_model(config, model, tokenizer)
     if config.role == "attacker":
-        dataset, kwargs = attacker_dataset(config.task, config.train_examples), {"environment_factory": OpenSOCAttackerEnv}
+        dataset = attacker_dataset(config.task, config.train_examples, run_id=config.run_id)
+        kwargs = {"environment_factory": OpenSOCAttackerEnv}
     elif config.reward == "service":
-        dataset = grpo_dataset(config.task, config.train_examples, with_alert=False, use_replay_pool=config.use_replay_pool)
+        dataset = grpo_dataset(config.task, config.train_examples, with_alert=False, use_replay_pool=config.use_replay_pool,
+                               run_id=config.run_id)
         kwargs = {"environment_factory": OpenSOCDefenderEnv}
     else:
         dataset = grpo_dataset(config.task, config.train_examples, with_alert=True)
