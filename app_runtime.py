@@ -147,7 +147,7 @@ class ServiceSettings:
     max_http_episodes: int = 4096
     episode_ttl_s: float = 1800.0
     episode_grace_s: float = 60.0  # an episode used this recently is never evicted to make room
-    max_runs: int = 16
+    max_runs: int = 8
     run_grace_s: float = 600.0  # a run used this recently is never evicted to make room
     max_body_bytes: int = 1 << 20
     ws_idle_s: float = 300.0

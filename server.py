@@ -6,6 +6,7 @@ docker tooling expects port 8000.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import os
@@ -60,6 +61,15 @@ def main() -> None:
     # Frames are a few kilobytes of JSON; compressing each one costs more CPU than it saves on
     # the loopback and LAN links trainers use. OPENSOC_WS_DEFLATE=1 turns it back on.
     deflate = os.environ.get("OPENSOC_WS_DEFLATE", "0").lower() in ("1", "true", "yes")
+    # A full garbage collection walks every tracked object; the ~200,000 that importing FastAPI,
+    # Gradio and the demo left behind live as long as the process, and walking them stalled every
+    # client for over 100 ms at a time. Frozen, they are never walked again.
+    gc.collect()
+    gc.freeze()
+    # The event loop shares the interpreter lock with the core worker; while the worker is busy the
+    # loop waits up to one switch interval for each hand-back. 1 ms instead of 5 keeps /health's
+    # latency under a flood of the costliest requests at a few milliseconds (bench/bench_hardening.py).
+    sys.setswitchinterval(0.001)
     # Memory per connection is bounded at the protocol layer: h11 refuses a request line and
     # headers over 16 KiB (httptools buffers headers without limit), the WebSocket layer refuses a
     # frame over the body limit (close code 1009) before buffering it, and limit_concurrency bounds

@@ -6,7 +6,12 @@ numbers that overflow to infinity, integer literals of thousands of digits (whic
 ``ValueError`` of their own), nesting deep enough to exhaust the stack, and ``\\ud800``
 escapes that decode to lone surrogates no response can encode. ``parse_json`` refuses each
 with a ``WireError`` that names what was expected, so a transport turns it into a 4xx (or an
-error frame) instead of a crash. Its cost is linear in the text.
+error frame) instead of a crash.
+
+Its cost is linear in the text, and the part that holds the interpreter lock throughout (the
+C decoder building containers) is bounded too: a text with more than ``MAX_COLLECTIONS``
+arrays and objects, or more than ``MAX_ITEMS`` separators, outside its strings, is refused
+before it is decoded. The largest real action, a 64-event incident, holds about 70 and 1,600.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from typing import Any
 MAX_DEPTH = 32  # the deepest action, craft_incident inside OpenEnv's step envelope, is 5 levels
 MAX_INT_DIGITS = 20  # seeds, ports, byte counts and JSON-RPC ids all fit in 64 bits
 MAX_SEED = 2**63 - 1  # a seed any client language holds in a signed 64-bit integer
+MAX_COLLECTIONS = 2048  # arrays and objects in one text
+MAX_ITEMS = 16384  # commas between values in one text
+
+# A JSON string (matched without backtracking) or one of the characters that count toward the bounds.
+_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[{,]')
 
 # A lone surrogate can only come from a \uD800-\uDFFF escape: UTF-8 cannot encode one.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -76,6 +86,28 @@ def _check_tree(value: Any, max_depth: int, strings: bool) -> None:
                                             "valid Unicode: \\uD800-\\uDFFF only in high-low pairs") from None
 
 
+def _structure(text: str) -> tuple[int, int]:
+    """(arrays and objects, commas) outside the text's strings, counted until either passes its bound.
+
+    Counting the whole text at C speed is exact when strings hold none of these characters.
+    Otherwise tokens are counted one by one, which lets other threads run, and stops early: a
+    valid text within the bounds has at most three tokens per array, object or comma.
+    """
+    collections, items = text.count("[") + text.count("{"), text.count(",")
+    if collections <= MAX_COLLECTIONS and items <= MAX_ITEMS:
+        return collections, items  # counted with the strings: already within bounds
+    collections = items = tokens = 0
+    budget = 3 * (MAX_COLLECTIONS + MAX_ITEMS) + 1
+    for token in _TOKEN.finditer(text):
+        first = text[token.start()]
+        collections += first in "[{"
+        items += first == ","
+        tokens += 1
+        if collections > MAX_COLLECTIONS or items > MAX_ITEMS or tokens > budget:
+            return max(collections, MAX_COLLECTIONS + 1), max(items, MAX_ITEMS + 1)
+    return collections, items
+
+
 def parse_json(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value of ``raw`` (UTF-8 bytes or text), or ``WireError``."""
     if isinstance(raw, bytes):
@@ -86,6 +118,11 @@ def parse_json(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
                             "UTF-8 JSON text") from None
     else:
         text = raw
+    collections, items = _structure(text)
+    if collections > MAX_COLLECTIONS or items > MAX_ITEMS:
+        raise WireError("UNSUPPORTED_JSON", f"the JSON holds more than {MAX_COLLECTIONS:,} arrays and objects or "
+                        f"{MAX_ITEMS:,} commas outside its strings",
+                        f"at most {MAX_COLLECTIONS} arrays and objects and {MAX_ITEMS} commas")
     try:
         value = _DECODER.decode(text)
     except WireError:
@@ -97,8 +134,8 @@ def parse_json(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
         raise WireError("UNSUPPORTED_JSON", f"the JSON is nested deeper than {max_depth} levels",
                         f"JSON nested at most {max_depth} deep") from None
     if isinstance(value, (dict, list)):
-        # Cheap exits first: a text with fewer brackets than the limit cannot nest past it.
-        shallow = text.count("[") + text.count("{") <= max_depth
+        # A text with fewer arrays and objects than the depth limit cannot nest past it.
+        shallow = collections <= max_depth
         surrogates = _SURROGATE_ESCAPE.search(text) is not None
         if not shallow or surrogates:
             _check_tree(value, max_depth, surrogates)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -31,15 +32,17 @@ LIMIT = 1 << 20  # the default OPENSOC_MAX_BODY_BYTES
 
 
 def largest_craft() -> dict:
-    """A plausible incident at the schema's limits: 64 events, long command lines and a full narrative."""
-    from opensoc.generator import generate_from_template
+    """A plausible incident near the schema's limits: the longest stage-4 incident of 60 seeds, its events repeated
+    (later in time) up to 64, command lines at 1,024 characters and a 4,000-character narrative."""
+    from opensoc.generator import generate
 
-    craft = generate_from_template("bulk_upload", 5).model_dump(mode="json")
-    events = craft["events"]
-    while len(events) < 64:
-        extra = dict(events[len(events) % 2])
-        extra["log_id"] = f"X{len(events)}"
-        events.append(extra)
+    craft = max((generate("stage4_adversarial", s) for s in range(60)), key=lambda i: len(i.events)).model_dump(mode="json")
+    events, last = craft["events"], craft["events"][-1]["timestamp"]
+    for i in range(len(events), 64):
+        events.append({**events[i % len(events)], "log_id": f"X{i}", "timestamp": last})
+    for event in events:
+        if event.get("process.command_line"):
+            event["process.command_line"] = (event["process.command_line"] + " " + "a" * 1024)[:1024]
     craft["narrative"] = "n" * 4000
     return craft
 
@@ -67,6 +70,14 @@ class Requests:
         elapsed = time.perf_counter() - start
         assert response.status_code < 500, response.text[:300]
         return elapsed
+
+    def defender_episode(self) -> float:
+        """Ordinary traffic: a defender_only reset and triage on a new incident."""
+        start = time.perf_counter()
+        eid = self._episode(task="stage2_multi", seed=int(time.time() * 1e6) % 10**9)
+        self.http.post("/step", json={"episode_id": eid, "action": {"submit_triage": {
+            "action": "monitor", "cited_log_id": "L2-0"}}}).raise_for_status()
+        return time.perf_counter() - start
 
     def reproducer(self) -> float:
         """Issue 1's reproducer: a 64 KB unterminated fence, compat scoring."""
@@ -108,19 +119,25 @@ class Requests:
         return self._timed("/mcp", _fill("[", "[]", "]"))
 
 
-def _probe(url: str, stop: threading.Event, out: list[float]) -> None:
+def _probe(url: str, seconds: float, out) -> None:
+    """GET /health every 10 ms for ``seconds``; sends the latencies through the pipe ``out``."""
+    latencies, deadline = [], time.perf_counter() + seconds
     with httpx.Client(base_url=url, timeout=30) as http:
-        while not stop.is_set():
+        while time.perf_counter() < deadline:
             start = time.perf_counter()
             http.get("/health").raise_for_status()
-            out.append(time.perf_counter() - start)
-            stop.wait(0.01)
+            latencies.append(time.perf_counter() - start)
+            time.sleep(0.01)  # the probe's pace, not synchronisation
+    out.send(latencies)
 
 
 def measure(url: str, name: str, seconds: float, clients: int) -> dict:
-    """``clients`` clients send request ``name`` for ``seconds`` while /health is probed."""
-    stop, health, latencies = threading.Event(), [], []
+    """``clients`` clients send request ``name`` for ``seconds`` while /health is probed from another process (so
+    that the hostile clients' own work cannot delay the probe)."""
+    stop, latencies = threading.Event(), []
     lock = threading.Lock()
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    prober = multiprocessing.get_context("spawn").Process(target=_probe, args=(url, seconds, sender))
 
     def hammer() -> None:
         with httpx.Client(base_url=url, timeout=120) as http:
@@ -130,15 +147,15 @@ def measure(url: str, name: str, seconds: float, clients: int) -> dict:
                 with lock:
                     latencies.append(elapsed)
 
-    threads = [threading.Thread(target=hammer) for _ in range(clients)] + [
-        threading.Thread(target=_probe, args=(url, stop, health))]
+    threads = [threading.Thread(target=hammer) for _ in range(clients)]
     for t in threads:
         t.start()
-    stop.wait(seconds)
+    prober.start()
+    health = sorted(receiver.recv())
+    prober.join()
     stop.set()
     for t in threads:
         t.join()
-    health.sort()
     out = {"health_ms_p50": round(1000 * health[len(health) // 2], 1),
            "health_ms_p99": round(1000 * health[int(len(health) * 0.99)], 1), "health_ms_max": round(1000 * health[-1], 1)}
     if latencies:
@@ -155,7 +172,8 @@ def _rss_mb(pid: int) -> float:
 
 
 def memory(url: str, pid: int, episodes: int, runs: int, pool: int) -> dict:
-    """RSS with the HTTP store full of self-play episodes holding the largest craft, then runs with full pools."""
+    """RSS with the HTTP store full of self-play episodes holding the largest craft, then every run's pool full
+    (the ``Requests`` run is already full, so ``runs - 1`` more are filled)."""
     out = {"idle_mb": _rss_mb(pid)}
     with httpx.Client(base_url=url, timeout=120) as http:
         craft = largest_craft()
@@ -163,7 +181,7 @@ def memory(url: str, pid: int, episodes: int, runs: int, pool: int) -> dict:
             eid = http.post("/reset", json={"mode": "self_play", "task": "stage4_adversarial"}).json()["metadata"]["episode_id"]
             http.post("/step", json={"episode_id": eid, "action": {"craft_incident": craft}}).raise_for_status()
         out[f"store_full_{episodes}_mb"] = _rss_mb(pid)
-        for r in range(runs):
+        for r in range(runs - 1):
             for _ in range(pool):
                 eid = http.post("/reset", json={"mode": "attacker_only", "task": "stage4_adversarial",
                                                 "run_id": f"bench-run-{r}"}).json()["metadata"]["episode_id"]
@@ -172,7 +190,7 @@ def memory(url: str, pid: int, episodes: int, runs: int, pool: int) -> dict:
     return out
 
 
-NAMES = ["reproducer", "completion_at_cap", "lists_as_answer", "objects_on_reset", "events_flood", "largest_craft",
+NAMES = ["defender_episode", "reproducer", "completion_at_cap", "lists_as_answer", "objects_on_reset", "events_flood", "largest_craft",
          "pool_reset", "mcp_junk"]
 
 
@@ -202,8 +220,10 @@ def main() -> int:
             print(f"[flood x{args.flood}] {name}", flush=True)
             results["flood"][name] = measure(url, name, args.seconds, args.flood)
         if args.memory:
-            print("[memory] filling 4096 episodes and 16 runs of 512 crafts", flush=True)
-            results["memory"] = memory(url, server.pid, 4096, 16, 512)
+            print("[memory] filling 4096 episodes and 8 runs of 512 crafts", flush=True)
+            results["memory"] = memory(url, server.pid, 4096, 8, 512)
+            print("[memory] ordinary traffic with everything full", flush=True)
+            results["full"] = {"defender_episode": measure(url, "defender_episode", args.seconds, 1)}
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -215,7 +235,10 @@ def main() -> int:
           f"{idle['health_ms_max']} ms\n")
     print("| request | its latency (median / max) | /health meanwhile (p50 / p99 / max) |")
     print("|---|---|---|")
-    for kind, rows in (("", results["single"]), (f"{args.flood} clients at once: ", results["flood"])):
+    rows_by_kind = [("", results["single"]), (f"{args.flood} clients at once: ", results["flood"])]
+    if "full" in results:
+        rows_by_kind.append(("store and runs full: ", results["full"]))
+    for kind, rows in rows_by_kind:
         for name, r in rows.items():
             print(f"| {kind}{docs[name]} | {r['request_ms_median']} / {r['request_ms_max']} ms | "
                   f"{r['health_ms_p50']} / {r['health_ms_p99']} / {r['health_ms_max']} ms |")
