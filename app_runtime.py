@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import os
 import re
 import threading
@@ -38,7 +37,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
@@ -62,11 +61,12 @@ from .env import (
     EpisodeError,
     OpenSOCEnv,
 )
+from .holding import EpisodeStore, RunRegistry, new_run
 from .mcp_tools import JsonRpcRequest, answer_jsonrpc, handle_jsonrpc
 from .models import MODES, OpenSOCObservation, OpenSOCState
 from .schema import OpenSOCAction
 from .tasks.registry import E1_TASKS, TASKS, all_task_names
-from .wire import MAX_SEED, WireError, error_body, json_bytes, parse_json
+from .wire import MAX_SEED, RequestError, WireError, error_body, json_bytes, parse_json
 
 log = logging.getLogger("opensoc.service")
 
@@ -103,7 +103,6 @@ STATUS = {
 }
 
 INLINE_FRAME_BYTES = 8192  # a defender or E1 frame this small costs a fixed fraction of a millisecond
-MAX_RUN_SIGNATURES = 16384  # credited signatures a run remembers; the oldest are forgotten first
 RUN_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 # What a valid value of each wire field looks like: the ``expected`` of an error naming that field.
@@ -179,16 +178,6 @@ class ServiceSettings:
         return cls(**values)
 
 
-class RequestError(Exception):
-    """A transport-level 4xx with a stable code, the field at fault and what was expected there."""
-
-    def __init__(self, code: str, message: str, *, field: str | None = None, expected: Any = None,
-                 headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.code, self.message, self.field, self.expected = code, message, field, expected
-        self.headers = headers or {}
-
-
 def _completed(code: str, message: str, field: str | None, expected: Any) -> dict:
     """The error body, with the field and expectation filled in from what OpenSOC knows of them."""
     code_field, code_expected = CODE_DEFAULTS.get(code, (None, None))
@@ -202,180 +191,6 @@ def _error_response(code: str, message: str, field: str | None = None, expected:
                     headers: dict[str, str] | None = None, status: int | None = None) -> Response:
     return Response(json_bytes(_completed(code, message, field, expected)), status_code=status or STATUS[code],
                     media_type="application/json", headers=headers)
-
-
-# ------------------------------------------------------------------ held episodes and runs
-
-T = TypeVar("T")
-
-
-class HeldItems(Generic[T]):
-    """Items by id, least recently used first, under a lock.
-
-    Items idle for ``ttl_s`` expire. When full, the least recently used item idle for at
-    least ``grace_s`` makes room; if none is, the caller gets a 429 naming when one will be.
-    Ids dropped are remembered (as many as the capacity) so a later call hears why.
-    """
-
-    def __init__(self, kind: str, capacity: int, ttl_s: float | None, grace_s: float, clock: Callable[[], float],
-                 full_code: str):
-        self.kind, self.capacity, self.ttl_s, self.grace_s, self.clock = kind, capacity, ttl_s, grace_s, clock
-        self.full_code = full_code
-        self._items: OrderedDict[str, tuple[T, float]] = OrderedDict()
-        self._dropped: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def _drop(self, item_id: str, why: str) -> None:
-        del self._items[item_id]
-        self._dropped[item_id] = why
-        if len(self._dropped) > self.capacity:
-            self._dropped.popitem(last=False)
-
-    def _expire(self, now: float) -> None:
-        while self.ttl_s is not None and self._items:
-            oldest, (_, used) = next(iter(self._items.items()))
-            if now - used < self.ttl_s:
-                break
-            self._drop(oldest, f"expired after {self.ttl_s:g} s idle")
-
-    def holds(self, item_id: str) -> bool:
-        with self._lock:
-            self._expire(self.clock())
-            return item_id in self._items
-
-    def dropped(self, item_id: str) -> str | None:
-        """Why ``item_id`` is no longer held (expired, evicted), if it once was and is remembered."""
-        with self._lock:
-            self._expire(self.clock())
-            return None if item_id in self._items else self._dropped.get(item_id)
-
-    def get(self, item_id: str, *, touch: bool) -> T | None:
-        """The item, or None; ``touch`` counts this as a use (reads such as /state do not)."""
-        with self._lock:
-            now = self.clock()
-            self._expire(now)
-            entry = self._items.get(item_id)
-            if entry is None:
-                return None
-            if touch:
-                self._items[item_id] = (entry[0], now)
-                self._items.move_to_end(item_id)
-            return entry[0]
-
-    def put(self, item_id: str, item: T, *, required: bool = True) -> bool:
-        """Hold ``item`` (replacing the same id), evicting for room. Without room: 429, or False if not ``required``."""
-        with self._lock:
-            now = self.clock()
-            self._expire(now)
-            if item_id not in self._items and len(self._items) >= self.capacity:
-                oldest, (_, used) = next(iter(self._items.items()))
-                idle = now - used
-                if idle < self.grace_s:
-                    if not required:
-                        return False
-                    wait = max(1, math.ceil(self.grace_s - idle))
-                    raise RequestError(self.full_code, f"{len(self._items)} {self.kind}s are held (the cap) and all "
-                                       f"were used in the last {self.grace_s:g} s; retry in {wait} s",
-                                       field=None, expected=f"a retry after {wait} s", headers={"Retry-After": str(wait)})
-                self._drop(oldest, f"evicted after {idle:.0f} s idle to make room: the server holds at most "
-                                   f"{self.capacity} {self.kind}s")
-            self._items[item_id] = (item, now)
-            self._items.move_to_end(item_id)
-            self._dropped.pop(item_id, None)
-            return True
-
-
-class SignatureMemory:
-    """A run's credited incident signatures, at most ``capacity`` of them, the oldest forgotten first.
-
-    ``rubric.score_incident`` reads it as a collection and ``AttackerRun.record`` adds to it;
-    the bound keeps a long run's memory flat. A signature forgotten can earn novelty again.
-    """
-
-    def __init__(self, capacity: int = MAX_RUN_SIGNATURES):
-        self.capacity = capacity
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, signature: object) -> bool:
-        return signature in self._seen
-
-    def __iter__(self):
-        return iter(self._seen)
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    def add(self, signature: str) -> None:
-        self._seen[signature] = None
-        self._seen.move_to_end(signature)
-        if len(self._seen) > self.capacity:
-            self._seen.popitem(last=False)
-
-
-def new_run() -> AttackerRun:
-    """An empty attacker run with bounded memory."""
-    return AttackerRun(seen_signatures=SignatureMemory())
-
-
-class RunRegistry:
-    """Named attacker runs (``run_id`` at reset): shared novelty memory and replay pool, bounded in number."""
-
-    def __init__(self, settings: ServiceSettings):
-        self._runs: HeldItems[AttackerRun] = HeldItems("run", settings.max_runs, None, settings.run_grace_s,
-                                                       settings.clock, "TOO_MANY_RUNS")
-
-    def get(self, run_id: str) -> AttackerRun:
-        run = self._runs.get(run_id, touch=True)
-        if run is not None:
-            return run
-        why = self._runs.dropped(run_id)
-        if why is not None:
-            raise RequestError("RUN_EVICTED", f"run {run_id!r} was {why}; its replay pool and signatures are gone: "
-                               "start a new run_id", field="run_id")
-        run = new_run()
-        self._runs.put(run_id, run)
-        return run
-
-
-class EpisodeStore:
-    """HTTP episodes by id (see ``HeldItems``)."""
-
-    def __init__(self, settings: ServiceSettings):
-        self.settings = settings
-        self._held: HeldItems[OpenSOCEnv] = HeldItems("HTTP episode", settings.max_http_episodes,
-                                                      settings.episode_ttl_s, settings.episode_grace_s,
-                                                      settings.clock, "TOO_MANY_EPISODES")
-
-    def __len__(self) -> int:
-        return len(self._held)
-
-    def get(self, episode_id: str, *, touch: bool = True) -> OpenSOCEnv:
-        env = self._held.get(episode_id, touch=touch)
-        if env is not None:
-            return env
-        why = self._held.dropped(episode_id)
-        if why is not None:
-            code = "EPISODE_EXPIRED" if why.startswith("expired") else "EPISODE_EVICTED"
-            raise RequestError(code, f"episode {episode_id!r} was {why}; call /reset", field="episode_id")
-        raise RequestError("UNKNOWN_EPISODE", f"unknown episode_id {episode_id!r}: no episode of that id is held "
-                           "(ids come from /reset)", field="episode_id")
-
-    def claim(self, episode_id: str) -> None:
-        """Refuse an id that names a live episode: it belongs to whoever created it."""
-        if self._held.holds(episode_id):
-            raise RequestError("EPISODE_EXISTS", f"episode_id {episode_id!r} names a live episode; an episode belongs "
-                               "to the client that created it: choose another id, or omit it for a server-made one",
-                               field="episode_id", expected="an episode_id no live episode has")
-
-    def put(self, env: OpenSOCEnv) -> None:
-        self._held.put(env.state.episode_id, env)
-
-    def offer(self, env: OpenSOCEnv) -> bool:
-        """Keep a finished stateless episode for /grade and /state if there is room; never refuse."""
-        return self._held.put(env.state.episode_id, env, required=False)
 
 
 # ------------------------------------------------------------------ request models
@@ -615,6 +430,9 @@ class OpenSOCService:
         return self.store.get(request.episode_id, touch=False).grade().model_dump(mode="json")
 
 
+T = TypeVar("T")
+
+
 class CoreWorker:
     """One thread that runs OpenSOC's core for every client, in arrival order."""
 
@@ -777,6 +595,20 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     app.openapi = openapi
 
+    async def _answer(session: WsSession, message: dict) -> tuple[str | None, bool]:
+        frame = message.get("text")
+        if frame is None:
+            frame = message.get("bytes") or b""
+        # Small frames are parsed here; what they ask for runs here only when its cost is fixed and small.
+        if len(frame) > INLINE_FRAME_BYTES:
+            return await worker.run(session.handle, frame)
+        msg = session.parse(frame)
+        if isinstance(msg, str):
+            return msg, False
+        if session.needs_worker(msg):
+            return await worker.run(session.dispatch, msg)
+        return session.dispatch(msg)
+
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
         await websocket.accept()
@@ -790,37 +622,28 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             return
         ws_active["count"] += 1
         session = WsSession(OpenSOCEnv(new_run()), settings, service.runs)
+        loop = asyncio.get_running_loop()
         try:
-            while True:
-                try:
-                    message = await asyncio.wait_for(websocket.receive(), timeout=settings.ws_idle_s)
-                except asyncio.TimeoutError:
-                    await websocket.send_text(session.error(
-                        "SESSION_ERROR", f"no message for {settings.ws_idle_s:g} s: the session is closed; connect "
-                        "again to start another", field=None, expected=f"a message at least every {settings.ws_idle_s:g} s"))
-                    await websocket.close(code=1000, reason="idle")
-                    break
-                if message["type"] == "websocket.disconnect":
-                    break
-                frame = message.get("text")
-                if frame is None:
-                    frame = message.get("bytes") or b""
-                # Small frames are parsed here; what they ask for runs here only when its cost is fixed and small.
-                if len(frame) > INLINE_FRAME_BYTES:
-                    reply, close = await worker.run(session.handle, frame)
-                else:
-                    msg = session.parse(frame)
-                    if isinstance(msg, str):
-                        reply, close = msg, False
-                    elif session.needs_worker(msg):
-                        reply, close = await worker.run(session.dispatch, msg)
-                    else:
-                        reply, close = session.dispatch(msg)
-                if reply is not None:
-                    await websocket.send_text(reply)
-                if close:
-                    await websocket.close()
-                    break
+            # One deadline for the whole session, armed only while waiting for the client (wait_for would start a
+            # task per message); it passing raises TimeoutError out of the loop.
+            async with asyncio.timeout(None) as idle:
+                while True:
+                    idle.reschedule(loop.time() + settings.ws_idle_s)
+                    message = await websocket.receive()
+                    idle.reschedule(None)
+                    if message["type"] == "websocket.disconnect":
+                        break
+                    reply, close = await _answer(session, message)
+                    if reply is not None:
+                        await websocket.send_text(reply)
+                    if close:
+                        await websocket.close()
+                        break
+        except TimeoutError:
+            await websocket.send_text(session.error(
+                "SESSION_ERROR", f"no message for {settings.ws_idle_s:g} s: the session is closed; connect again to "
+                "start another", None, f"a message at least every {settings.ws_idle_s:g} s"))
+            await websocket.close(code=1000, reason="idle")
         except WebSocketDisconnect:
             pass
         finally:
@@ -841,6 +664,7 @@ class WsSession:
     def __init__(self, env: OpenSOCEnv, settings: ServiceSettings, runs: RunRegistry):
         self.env, self.settings, self.runs = env, settings, runs
         self.own_run = env.run
+        self.attacker_episode = False  # the current episode is self_play or attacker_only
 
     @staticmethod
     def error(code: str, message: str, field: str | None = None, expected: Any = None, **extra: Any) -> str:
@@ -851,10 +675,7 @@ class WsSession:
         """Whether a parsed message must run on the worker: it touches a run's pool or checks a crafted incident."""
         if msg["type"] == "reset":
             return isinstance(msg.get("data"), dict) and msg["data"].get("use_replay_pool") is True
-        if msg["type"] == "step":
-            state = self.env.state
-            return state.mode not in (None, "defender_only") and not state.done
-        return False
+        return msg["type"] == "step" and self.attacker_episode and not self.env.done
 
     def _size_error(self, frame: str | bytes) -> str | None:
         limit = self.settings.max_body_bytes
@@ -893,7 +714,9 @@ class WsSession:
                                        field="data", expected=list(self._RESET_KEYS))
                 params = _reset_params(data or {})
                 self.env.run = self.runs.get(params.run_id) if params.run_id is not None else self.own_run
-                return self._observation(self.env.reset(**_env_kwargs(params))), False
+                obs = self.env.reset(**_env_kwargs(params))
+                self.attacker_episode = obs.mode != "defender_only"
+                return self._observation(obs), False
             if kind == "step":
                 if not isinstance(data, dict):
                     return self.error("VALIDATION_ERROR", "Invalid message", "data", EXPECTED["action"], errors=[

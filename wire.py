@@ -144,6 +144,16 @@ def parse_json(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     return value
 
 
+class RequestError(Exception):
+    """A transport-level 4xx with a stable code, the field at fault and what was expected there."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None, expected: Any = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.code, self.message, self.field, self.expected = code, message, field, expected
+        self.headers = headers or {}
+
+
 def error_body(code: str, message: str, field: str | None = None, expected: Any = None) -> dict:
     """OpenSOC's 4xx body: ``detail`` for FastAPI-style clients, ``error`` with the stable code, the field at
     fault (null when none is) and what was expected there."""
