@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -315,6 +318,20 @@ def test_opensoc_and_openenv_clients_send_the_token(token_server, monkeypatch):
     assert demo.status_code == 401  # the demo asks for the token on its own login page
 
 
+def test_readme_token_snippet_works_as_written(token_server):
+    import re
+
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if '"Bearer ..."' in b)
+    code = ("from opensoc.client import OpenSOCSession\nfrom openenv.core.generic_client import GenericEnvClient\n"
+            + block.replace("https://<user>-<space>.hf.space", token_server).replace("...", TOKEN))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "OPENSOC_API_TOKEN"})
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_websocket_origins():
     client = TestClient(create_app(ServiceSettings(allowed_origins=("https://trainer.example",))))
     for origin in (None, "http://testserver", "https://trainer.example"):
@@ -454,3 +471,25 @@ def test_episode_errors_name_the_episode(client):
     assert "reset" in over["expected"]
     pending = client.post("/reset", json={"mode": "self_play"}).json()["metadata"]["episode_id"]
     _error(client.post("/grade", json={"episode_id": pending}), 409, "NOT_GRADABLE", "episode_id")
+
+
+# -------------------------------------------------------- the README's figures
+
+
+def test_readme_hardening_figures_come_from_the_benchmark():
+    from conftest import REPO
+
+    bench = json.loads((REPO / "bench" / "hardening_results.json").read_text())
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Running it in public"):readme.index("## Performance")]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and " ms |" in line]
+    measured = list(bench["single"].values()) + list(bench["flood"].values()) + list(bench["full"].values())
+    assert len(rows) == len(measured) + 1  # and the idle server's row
+    for row, r in zip(rows[1:], measured):
+        assert row.endswith(f"| {r['request_ms_median']} / {r['request_ms_max']} ms | {r['health_ms_p50']} / "
+                            f"{r['health_ms_p99']} / {r['health_ms_max']} ms |"), row
+    reproducer = bench["single"]["reproducer"]
+    assert reproducer["request_ms_max"] < 1000 and reproducer["health_ms_p99"] < 100
+    memory = list(bench["memory"].values())
+    assert f"{memory[1]:,.0f} MB with all 4,096 HTTP episodes" in section and f"{memory[2]:,.0f} MB with all 8 runs" in section
+    assert "x86_64" in bench["machine"] and "2 cores" in bench["machine"]
