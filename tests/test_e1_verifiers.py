@@ -51,3 +51,19 @@ def test_unknown_arguments_are_rejected():
         load_environment(IOT23_FILE, dataset_source="synthetic", reward_source="hybrid")
     with pytest.raises(ValueError, match="split"):
         load_environment(IOT23_FILE, dataset_source="synthetic", split="ood")
+
+
+@pytest.mark.parametrize("scoring", ["default", "compat"])
+def test_the_completion_cap_holds_in_the_verifiers_environment(scoring):
+    import time
+
+    env = load_environment(IOT23_FILE, dataset_source="synthetic", max_examples=5, scoring=scoring)
+    reward_fn = _reward_fn(env)
+    answer = '{"label": "Malicious", "confidence": 1.0}'
+    over = [{"role": "assistant", "content": answer + " " * 16_000}]
+    start = time.perf_counter()
+    unterminated = [{"role": "assistant", "content": "```" + " " * 15_990 + "x"}]
+    reward_fn(completion=unterminated, answer="Malicious")
+    assert time.perf_counter() - start < 0.5  # linear parsing: it once took seconds
+    assert reward_fn(completion=over, answer="Malicious") == (-2.0 if scoring == "default" else 0.0)
+    assert env.parser.parse_answer(over) is None
