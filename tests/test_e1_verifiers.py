@@ -55,15 +55,13 @@ def test_unknown_arguments_are_rejected():
 
 @pytest.mark.parametrize("scoring", ["default", "compat"])
 def test_the_completion_cap_holds_in_the_verifiers_environment(scoring):
-    import time
+    from conftest import best_time
 
     env = load_environment(IOT23_FILE, dataset_source="synthetic", max_examples=5, scoring=scoring)
     reward_fn = _reward_fn(env)
     answer = '{"label": "Malicious", "confidence": 1.0}'
     over = [{"role": "assistant", "content": answer + " " * 16_000}]
-    start = time.perf_counter()
     unterminated = [{"role": "assistant", "content": "```" + " " * 15_990 + "x"}]
-    reward_fn(completion=unterminated, answer="Malicious")
-    assert time.perf_counter() - start < 0.5  # linear parsing: it once took seconds
+    assert best_time(lambda: reward_fn(completion=unterminated, answer="Malicious")) < 0.5  # it once took seconds
     assert reward_fn(completion=over, answer="Malicious") == (-2.0 if scoring == "default" else 0.0)
     assert env.parser.parse_answer(over) is None

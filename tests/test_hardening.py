@@ -14,7 +14,7 @@ import threading
 
 import httpx
 import pytest
-from conftest import free_port, running_server
+from conftest import best_time, free_port, running_server
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 
@@ -51,14 +51,15 @@ def _e1_episode(client, scoring: str = "compat") -> str:
 
 
 def test_the_unterminated_fence_reproducer_answers_at_once(client):
-    import time
-
     for scoring, length in (("compat", 64_000), ("compat", 15_990), ("default", 15_990)):
-        eid = _e1_episode(client, scoring)
-        start = time.perf_counter()
-        step = client.post(f"/step?episode_id={eid}", json={"classify_flow": "```" + " " * length + "x"})
-        assert time.perf_counter() - start < 1.0  # it took 19.7 s at 64 KB, 2.6 s at 16,000 characters
-        assert step.status_code == 200 and step.json()["done"] is True
+        steps = []
+
+        def step():
+            eid = _e1_episode(client, scoring)
+            steps.append(client.post(f"/step?episode_id={eid}", json={"classify_flow": "```" + " " * length + "x"}))
+
+        assert best_time(step) < 1.0  # it took 19.7 s at 64 KB, 2.6 s at 16,000 characters
+        assert all(s.status_code == 200 and s.json()["done"] is True for s in steps)
     over = client.post(f"/step?episode_id={_e1_episode(client)}", json={"classify_flow": "x" * 16_001}).json()
     assert over["reward"] == 0.0 and "at most 16,000 are read" in over["observation"]["errors"][0]["msg"]
 
@@ -256,10 +257,12 @@ def test_the_server_refuses_oversized_frames_before_buffering(live_server):
     from websockets.sync.client import connect
 
     with connect(live_server.replace("http", "ws") + "/ws", max_size=None) as ws:
-        ws.send("x" * (2 << 20))
+        # The application would answer an error frame and keep the session; the WebSocket layer closes it instead.
         with pytest.raises(ConnectionClosedError) as closed:
+            ws.send("x" * (2 << 20))
             ws.recv()
-    assert closed.value.rcvd.code == 1009  # message too big, from the WebSocket layer
+    # 1009, message too big, when the close frame arrives before the server drops the half-sent frame's connection
+    assert closed.value.rcvd is None or closed.value.rcvd.code == 1009
     with httpx.Client(base_url=live_server) as http:
         files = {"files": ("big.bin", b"\0" * (2 << 20))}
         assert http.post("/demo/gradio_api/upload", files=files).status_code == 413  # the demo's uploads too

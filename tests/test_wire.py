@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+from conftest import best_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,10 +46,12 @@ def test_what_is_accepted():
 @pytest.mark.parametrize("item", ["[]", '"a"', '{"a":1}', "0"])
 def test_a_mebibyte_of_small_values_is_refused_in_milliseconds(item):
     text = "[" + ",".join([item] * ((1 << 20) // (len(item) + 1))) + "]"
-    start = time.perf_counter()
-    with pytest.raises(WireError):
-        parse_json(text)
-    assert time.perf_counter() - start < 0.1  # decoding it would hold the interpreter lock for over 100 ms
+
+    def refuse():
+        with pytest.raises(WireError):
+            parse_json(text)
+
+    assert best_time(refuse) < 0.1  # decoding it would hold the interpreter lock for over 100 ms
 
 
 _VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2**62, 2**62) | st.floats(allow_nan=False, allow_infinity=False)
