@@ -109,7 +109,8 @@ def _check_ip(value: str) -> str:
 
 Timestamp = Annotated[
     str,
-    StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"),
+    # [0-9], not \d: pydantic's regex engine reads \d as any Unicode digit ("２０２６"), which datetime refuses.
+    StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"),
     AfterValidator(_check_timestamp),
 ]
 IPAddress = Annotated[str, StringConstraints(max_length=45), AfterValidator(_check_ip)]
@@ -392,7 +393,7 @@ class Alert(StrictModel):
     alert_id: Annotated[str, StringConstraints(pattern=r"^ALERT-[0-9a-f]{12}$")]
     rule_name: ShortText
     severity: Severity
-    technique_ids: list[Annotated[str, StringConstraints(pattern=r"^T\d{4}(\.\d{3})?$")]] = Field(max_length=32)
+    technique_ids: list[Annotated[str, StringConstraints(pattern=r"^T[0-9]{4}(\.[0-9]{3})?$")]] = Field(max_length=32)
     entities: AlertEntities
     summary: LongText
     first_seen: Timestamp

@@ -14,6 +14,12 @@ from .results import StepResult, http_error, parse_state
 DEFAULT_URL = os.environ.get("OPENSOC_URL", "http://localhost:8000")
 
 
+def auth_headers(token: str | None) -> dict[str, str]:
+    """The Authorization header for a server started with OPENSOC_API_TOKEN (``token``, else that variable)."""
+    token = token if token is not None else os.environ.get("OPENSOC_API_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def _action_body(action: Any) -> dict:
     if hasattr(action, "model_dump"):  # an OpenSOCAction, SubmitTriage or IncidentParams
         from ..schema import IncidentParams, SubmitTriage
@@ -57,12 +63,14 @@ class OpenSOCClient(_Base):
     """Synchronous client. ``reset`` remembers the episode id; ``step`` continues that episode.
 
     Passing ``task``/``mode``/``seed`` to ``step`` without an episode id asks the server to
-    re-create the ``defender_only`` incident for them (stateless).
+    re-create the ``defender_only`` incident for them (stateless). ``token`` (or
+    ``$OPENSOC_API_TOKEN``) is sent as a bearer token.
     """
 
-    def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
+    def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
+                 token: str | None = None):
         super().__init__()
-        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport, headers=auth_headers(token))
 
     def __enter__(self) -> OpenSOCClient:
         return self
@@ -103,9 +111,11 @@ class OpenSOCClient(_Base):
 class AsyncOpenSOCClient(_Base):
     """The asynchronous twin of ``OpenSOCClient``."""
 
-    def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None,
+                 token: str | None = None):
         super().__init__()
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport,
+                                       headers=auth_headers(token))
 
     async def __aenter__(self) -> AsyncOpenSOCClient:
         return self

@@ -1,4 +1,10 @@
-"""WebSocket session clients on ``/ws``: one server-side environment per connection."""
+"""WebSocket session clients on ``/ws``: one server-side environment per connection.
+
+The server closes a session idle for ``OPENSOC_WS_IDLE_S``. ``reset`` starts a new episode
+anyway, so when it finds the connection closed it connects again and carries on; ``step``
+and ``state`` belong to an episode that closed with the connection, so they raise
+``OpenSOCError`` with code ``SESSION_CLOSED``.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,11 @@ import json
 from typing import Any
 
 from websockets.asyncio.client import connect as async_connect
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as sync_connect
 
 from ..models import OpenSOCState
-from .http import DEFAULT_URL, _action_body, _params
+from .http import DEFAULT_URL, _action_body, _params, auth_headers
 from .results import OpenSOCError, StepResult, parse_state
 
 MAX_MESSAGE_BYTES = 16 << 20
@@ -33,11 +40,28 @@ def _reply(frame: str | bytes) -> dict:
     return msg
 
 
-class OpenSOCSession:
-    """A synchronous WebSocket session: ``reset``/``step``/``state`` over one connection."""
+def _closed(exc: ConnectionClosed) -> OpenSOCError:
+    return OpenSOCError(None, "SESSION_CLOSED", f"the server closed the session ({exc}); reset starts another",
+                        None, None)
 
-    def __init__(self, base_url: str = DEFAULT_URL, open_timeout: float = 10.0):
-        self._connection = sync_connect(ws_url(base_url), open_timeout=open_timeout, max_size=MAX_MESSAGE_BYTES)
+
+def _reset_frame(task, mode, seed, episode_id, extra) -> dict:
+    return {"type": "reset", "data": _params(task=task, mode=mode, seed=seed, episode_id=episode_id, **extra)}
+
+
+class OpenSOCSession:
+    """A synchronous WebSocket session: ``reset``/``step``/``state`` over one connection.
+
+    ``token`` (or ``$OPENSOC_API_TOKEN``) is sent as a bearer token when connecting.
+    """
+
+    def __init__(self, base_url: str = DEFAULT_URL, open_timeout: float = 10.0, token: str | None = None):
+        self._url, self._open_timeout, self._headers = ws_url(base_url), open_timeout, auth_headers(token)
+        self._connect()
+
+    def _connect(self) -> None:
+        self._connection = sync_connect(self._url, open_timeout=self._open_timeout, max_size=MAX_MESSAGE_BYTES,
+                                        additional_headers=self._headers)
         self._ws = self._connection.__enter__()
 
     def __enter__(self) -> OpenSOCSession:
@@ -47,12 +71,23 @@ class OpenSOCSession:
         self.close()
 
     def _call(self, frame: dict) -> dict:
-        self._ws.send(json.dumps(frame))
-        return _reply(self._ws.recv())
+        try:
+            self._ws.send(json.dumps(frame))
+            return _reply(self._ws.recv())
+        except ConnectionClosed as exc:
+            raise _closed(exc) from None
 
     def reset(self, task: str | None = None, mode: str | None = None, seed: int | None = None,
               episode_id: str | None = None, **extra: Any) -> StepResult:
-        msg = self._call({"type": "reset", "data": _params(task=task, mode=mode, seed=seed, episode_id=episode_id, **extra)})
+        frame = _reset_frame(task, mode, seed, episode_id, extra)
+        try:
+            msg = self._call(frame)
+        except OpenSOCError as exc:
+            if exc.code not in ("SESSION_CLOSED", "SESSION_ERROR"):
+                raise
+            self._connection.__exit__(None, None, None)
+            self._connect()  # the server dropped an idle session: a reset needs nothing from it
+            msg = self._call(frame)
         return StepResult.from_envelope(msg["data"])
 
     def step(self, action: Any) -> StepResult:
@@ -72,12 +107,15 @@ class OpenSOCSession:
 class AsyncOpenSOCSession:
     """The asynchronous twin of ``OpenSOCSession``; use ``await AsyncOpenSOCSession.connect(url)``."""
 
-    def __init__(self, ws: Any):
-        self._ws = ws
+    def __init__(self, ws: Any, url: str | None = None, open_timeout: float = 10.0, headers: dict | None = None):
+        self._ws, self._url, self._open_timeout, self._headers = ws, url, open_timeout, headers or {}
 
     @classmethod
-    async def connect(cls, base_url: str = DEFAULT_URL, open_timeout: float = 10.0) -> AsyncOpenSOCSession:
-        return cls(await async_connect(ws_url(base_url), open_timeout=open_timeout, max_size=MAX_MESSAGE_BYTES))
+    async def connect(cls, base_url: str = DEFAULT_URL, open_timeout: float = 10.0,
+                      token: str | None = None) -> AsyncOpenSOCSession:
+        url, headers = ws_url(base_url), auth_headers(token)
+        ws = await async_connect(url, open_timeout=open_timeout, max_size=MAX_MESSAGE_BYTES, additional_headers=headers)
+        return cls(ws, url, open_timeout, headers)
 
     async def __aenter__(self) -> AsyncOpenSOCSession:
         return self
@@ -86,12 +124,24 @@ class AsyncOpenSOCSession:
         await self.close()
 
     async def _call(self, frame: dict) -> dict:
-        await self._ws.send(json.dumps(frame))
-        return _reply(await self._ws.recv())
+        try:
+            await self._ws.send(json.dumps(frame))
+            return _reply(await self._ws.recv())
+        except ConnectionClosed as exc:
+            raise _closed(exc) from None
 
     async def reset(self, task: str | None = None, mode: str | None = None, seed: int | None = None,
                     episode_id: str | None = None, **extra: Any) -> StepResult:
-        msg = await self._call({"type": "reset", "data": _params(task=task, mode=mode, seed=seed, episode_id=episode_id, **extra)})
+        frame = _reset_frame(task, mode, seed, episode_id, extra)
+        try:
+            msg = await self._call(frame)
+        except OpenSOCError as exc:
+            if exc.code not in ("SESSION_CLOSED", "SESSION_ERROR") or self._url is None:
+                raise
+            await self._ws.close()
+            self._ws = await async_connect(self._url, open_timeout=self._open_timeout, max_size=MAX_MESSAGE_BYTES,
+                                           additional_headers=self._headers)
+            msg = await self._call(frame)
         return StepResult.from_envelope(msg["data"])
 
     async def step(self, action: Any) -> StepResult:

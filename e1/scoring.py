@@ -14,17 +14,21 @@ Default mode (``score_default``) fixes what SV gets wrong, each for a stated rea
   ``</think>``); several objects, duplicate keys, an unknown label, or a confidence that is
   a boolean, a string, NaN or outside [0, 1] is a format failure, which scores no better
   than the worst answer on that row, so garbage never pays.
+
+Both parsers take time linear in the completion, and neither reads a completion longer than
+``MAX_COMPLETION`` characters (16,000): it scores as no answer (compat) or a format failure.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from ..schema import MAX_COMPLETION
 
 LABELS = ("Benign", "Malicious", "Abstain")
 
@@ -47,9 +51,46 @@ class E1Score(BaseModel):
 # ---------------------------------------------------------------- compatibility mode
 
 
+_FENCE = "```"
+_JSON_TAG = re.compile("json", re.I)
+_SPACE = re.compile(r"\s*")
+
+
+def code_blocks(text: str, limit: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each fenced code block's body, left to right, at most ``limit`` of them.
+
+    The same spans as ``re.findall(r"```(?:json)?\\s*(.*?)```", text, re.S | re.I)``, found in
+    linear time: that regex retries its lazy body after every character of leading whitespace
+    when a fence is never closed, which is quadratic, and unterminated fences are ordinary
+    model output.
+    """
+    blocks: list[tuple[int, int]] = []
+    pos = 0
+    while limit is None or len(blocks) < limit:
+        opened = text.find(_FENCE, pos)
+        if opened < 0:
+            break
+        start = opened + len(_FENCE)
+        if _JSON_TAG.match(text, start):
+            start += 4
+        start = _SPACE.match(text, start).end()
+        closed = text.find(_FENCE, start)
+        if closed < 0:
+            break
+        blocks.append((start, closed))
+        pos = closed + len(_FENCE)
+    return blocks
+
+
 def _sv_extract_fence(text: str) -> str:
-    m = re.search(r"```(?:json)?\s*\n?(.*?)\n?```", text, re.S | re.I)
-    return m.group(1) if m else text
+    """The first code block's body without one trailing newline (SV's ``\\n?(.*?)\\n?```` fence), else ``text``."""
+    blocks = code_blocks(text, limit=1)
+    if not blocks:
+        return text
+    start, end = blocks[0]
+    if end > start and text[end - 1] == "\n":
+        end -= 1
+    return text[start:end]
 
 
 def _sv_first_object(text: str) -> str | None:
@@ -86,7 +127,7 @@ def sv_parse(text: str) -> dict:
             continue
         try:
             data = json.loads(candidate)
-        except (json.JSONDecodeError, ValueError):
+        except (ValueError, RecursionError):  # invalid JSON, an over-long integer, or nesting past the stack
             continue
         if isinstance(data, dict):
             return data
@@ -99,19 +140,31 @@ def _sv_confidence(data: dict) -> float:
         return 0.0
     try:
         c = float(conf)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # SV's parser would crash on an integer past float range
         return 0.0
     return c if 0.0 <= c <= 1.0 else 0.0
 
 
+def completion_too_long(text: str) -> str | None:
+    """Why ``text`` is not read (it is longer than ``MAX_COMPLETION`` characters), or None."""
+    if len(text) > MAX_COMPLETION:
+        return f"the completion is {len(text):,} characters; at most {MAX_COMPLETION:,} are read"
+    return None
+
+
 def score_compat(text: str, answer: str) -> E1Score:
-    """Security Verifiers' E1 reward for a completion ``text`` against gold ``answer``."""
-    data = sv_parse(text)
+    """Security Verifiers' E1 reward for a completion ``text`` against gold ``answer``.
+
+    A completion longer than ``MAX_COMPLETION`` characters is not parsed: it scores as no answer.
+    """
+    too_long = completion_too_long(text)
+    data = {} if too_long else sv_parse(text)
     label = data.get("label")
     pred = label if isinstance(label, str) and label in LABELS else ""
     conf = _sv_confidence(data)
     raw = data.get("confidence")
-    fmt = 1.0 if pred and isinstance(raw, (int, float)) and 0 <= float(raw) <= 1 else 0.0
+    # Compared as given: float() of an integer past float range would raise.
+    fmt = 1.0 if pred and isinstance(raw, (int, float)) and 0 <= raw <= 1 else 0.0
     gold = answer.lower()
     correct = bool(pred) and pred.lower() == gold
     accuracy = 1.0 if correct else 0.0
@@ -127,7 +180,8 @@ def score_compat(text: str, answer: str) -> E1Score:
     reward = 1.0 * accuracy + 0.1 * fmt + 0.2 * calibration + 0.5 * cost
     return E1Score(reward=round(reward, 10), mode="compat", predicted=pred or None, confidence=conf, correct=correct,
                    format_ok=fmt == 1.0, breakdown={"accuracy": accuracy, "format": 0.1 * fmt,
-                                                    "calibration": round(0.2 * calibration, 10), "cost": 0.5 * cost})
+                                                    "calibration": round(0.2 * calibration, 10), "cost": 0.5 * cost},
+                   reason=too_long or "")
 
 
 # ----------------------------------------------------------------------- default mode
@@ -187,41 +241,53 @@ def _final_answer(text: str) -> str:
     return text
 
 
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
+
+
 def strict_parse(output: str | dict) -> tuple[str, float]:
     """(label, confidence) from a completion or an already-structured answer; raises ParseFailure."""
     if isinstance(output, dict):
         data = output
     else:
+        too_long = completion_too_long(output)
+        if too_long:
+            raise ParseFailure(too_long)
         answer = _final_answer(output).strip()
-        fences = re.findall(r"```(?:json)?\s*(.*?)```", answer, re.S | re.I)
-        if len(fences) > 1:
+        blocks = code_blocks(answer, limit=2)
+        if len(blocks) > 1:
             raise ParseFailure("more than one code block")
-        body = fences[0].strip() if fences else answer
-        decoder = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
-        starts = [m.start() for m in re.finditer(r"\{", body)]
-        if not starts:
+        body = answer[blocks[0][0]:blocks[0][1]].strip() if blocks else answer
+        start = body.find("{")
+        if start < 0:
             raise ParseFailure("no JSON object in the final answer")
         try:
-            data, end = decoder.raw_decode(body, starts[0])
+            data, end = _STRICT_DECODER.raw_decode(body, start)
+        except ParseFailure:
+            raise
         except json.JSONDecodeError as exc:
             raise ParseFailure(f"invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise ParseFailure("invalid JSON: nested too deeply") from None
+        except ValueError as exc:  # an integer literal past Python's digit limit
+            raise ParseFailure(f"invalid JSON: {exc}") from None
         if "{" in body[end:]:
             raise ParseFailure("more than one JSON object in the final answer")
         if not isinstance(data, dict):
             raise ParseFailure("the answer is not a JSON object")
     unknown = set(data) - {"label", "confidence", "rationale"}
     if unknown:
-        raise ParseFailure(f"unknown field {sorted(unknown)[0]!r}")
+        raise ParseFailure(f"unknown field {str(sorted(map(str, unknown))[0])[:40]!r}")
     label = data.get("label")
     if not isinstance(label, str):
         raise ParseFailure("label must be a string")
     canonical = {name.lower(): name for name in LABELS}.get(label.strip().lower())
     if canonical is None:
-        raise ParseFailure(f"label {label!r} is not one of Benign, Malicious, Abstain")
+        raise ParseFailure(f"label {label[:40]!r} is not one of Benign, Malicious, Abstain")
     conf = data.get("confidence")
     if isinstance(conf, bool) or not isinstance(conf, (int, float)):
         raise ParseFailure("confidence must be a JSON number")
-    if not math.isfinite(conf) or not 0.0 <= conf <= 1.0:
+    # Compared as given, never converted: NaN and infinities fail, and an integer past float range cannot overflow.
+    if not 0 <= conf <= 1:
         raise ParseFailure("confidence must be a finite number in [0, 1]")
     rationale = data.get("rationale", "")
     if not isinstance(rationale, str) or len(rationale) > 2000:

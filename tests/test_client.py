@@ -15,7 +15,7 @@ from opensoc.verifier import compute_ground_truth
 def test_sync_client_round_trip(live_server):
     with OpenSOCClient(live_server) as c:
         assert c.health() == {"status": "healthy"}
-        assert len(c.tasks()["tasks"]) == 7  # four curriculum stages and three E1 tasks
+        assert len(c.tasks()["tasks"]) == 11  # four curriculum stages, four investigations and three E1 tasks
         first = c.reset(task="stage3_mixed", seed=4)
         truth = compute_ground_truth(generate("stage3_mixed", 4))
         result = c.step(SubmitTriage(action=truth.action, cited_log_id=truth.triggering_log_ids[0]))

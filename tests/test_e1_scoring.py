@@ -158,3 +158,65 @@ def test_costs_are_settable_and_validated():
 def test_structured_answers_use_the_same_rules():
     assert strict_parse({"label": "Abstain", "confidence": 0.4}) == ("Abstain", 0.4)
     assert score_default({"label": "Malicious", "confidence": True}, "Malicious").format_ok is False
+
+
+# ------------------------------------------------------------- linear time and hostile input
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from opensoc.e1.scoring import _sv_extract_fence, code_blocks  # noqa: E402
+from opensoc.schema import MAX_COMPLETION  # noqa: E402
+
+# Pieces that exercise the fence grammar: backticks, the json tag in any case, ASCII and Unicode whitespace.
+_FENCE_TEXT = st.lists(st.sampled_from(["`", "```", "json", "JSON", "jSoN", " ", "\n", "\t", "\u00a0", "x", "{", "}"]),
+                       max_size=16).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_FENCE_TEXT)
+def test_code_blocks_find_what_the_fence_regexes_found(text):
+    import re
+
+    # The regexes the parsers used before (quadratic on unclosed fences), on texts short enough to run them.
+    assert [text[a:b] for a, b in code_blocks(text)] == re.findall(r"```(?:json)?\s*(.*?)```", text, re.S | re.I)
+    m = re.search(r"```(?:json)?\s*\n?(.*?)\n?```", text, re.S | re.I)
+    assert _sv_extract_fence(text) == (m.group(1) if m else text)
+
+
+@pytest.mark.parametrize("scorer", [score_compat, score_default])
+def test_an_unclosed_fence_costs_linear_time(scorer):
+    from conftest import best_time
+
+    text = "```" + " " * (MAX_COMPLETION - 10) + "x"
+    # Quadratic parsing took seconds at the cap; linear parsing takes well under a millisecond.
+    assert best_time(lambda: scorer(text, "Malicious")) < 0.05
+
+
+def test_completions_over_the_cap_are_not_read():
+    long = _ans("Malicious", 1.0) + " " * MAX_COMPLETION
+    compat, default = score_compat(long, "Malicious"), score_default(long, "Malicious")
+    assert (compat.reward, compat.format_ok, compat.predicted) == (0.0, False, None)
+    assert "at most 16,000 are read" in compat.reason
+    assert default.reward == -2.0 and "at most 16,000 are read" in default.reason
+    just_inside = _ans("Malicious", 1.0) + " " * (MAX_COMPLETION - len(_ans("Malicious", 1.0)))
+    assert score_default(just_inside, "Malicious").reward == pytest.approx(1.3)
+
+
+@pytest.mark.parametrize(("output", "parses"), [
+    ('{"label": "Malicious", "confidence": ' + "1" * 310 + "}", False),  # past float range
+    ('{"label": "Malicious", "confidence": ' + "1" * 5000 + "}", False),  # past Python's integer digit limit
+    ("[" * 1500 + '{"label": "Malicious", "confidence": 1}' + "]" * 1500, True),  # the first object is the answer
+    ("{" * 1500, False),
+    ('{"label": "Malicious", "confidence": 1e999}', False),
+])
+def test_hostile_completions_are_scored_not_raised(output, parses):
+    assert score_default(output, "Malicious").format_ok is parses
+    assert score_compat(output, "Malicious").reward <= 1.8
+
+
+def test_structured_confidence_past_float_range():
+    score = score_default({"label": "Malicious", "confidence": 10**309}, "Malicious")
+    assert not score.format_ok and score.reason == "confidence must be a finite number in [0, 1]"
+    compat = score_compat(json.dumps({"label": "Malicious", "confidence": 10**309}), "Malicious")
+    assert compat.format_ok is False and compat.confidence == 0.0

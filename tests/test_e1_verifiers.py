@@ -65,3 +65,17 @@ def test_a_one_class_file_is_not_a_training_set(tmp_path):
         load_environment(CIC_FILE, dataset_source="local")
     both = load_environment(CIC_FILE, dataset_source="synthetic", max_examples=10)  # with attack rows it trains
     assert {r["answer"] for r in both.dataset} == {"Benign", "Malicious"}
+
+
+@pytest.mark.parametrize("scoring", ["default", "compat"])
+def test_the_completion_cap_holds_in_the_verifiers_environment(scoring):
+    from conftest import best_time
+
+    env = load_environment(IOT23_FILE, dataset_source="synthetic", max_examples=5, scoring=scoring)
+    reward_fn = _reward_fn(env)
+    answer = '{"label": "Malicious", "confidence": 1.0}'
+    over = [{"role": "assistant", "content": answer + " " * 16_000}]
+    unterminated = [{"role": "assistant", "content": "```" + " " * 15_990 + "x"}]
+    assert best_time(lambda: reward_fn(completion=unterminated, answer="Malicious")) < 0.5  # it once took seconds
+    assert reward_fn(completion=over, answer="Malicious") == (-2.0 if scoring == "default" else 0.0)
+    assert env.parser.parse_answer(over) is None

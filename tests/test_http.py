@@ -15,6 +15,7 @@ from opensoc.generator import generate, generate_from_template
 from opensoc.verifier import compute_ground_truth
 
 TRIAGE = {"submit_triage": {"action": "monitor", "cited_log_id": "L1-0", "rationale": "smoke"}}
+JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture
@@ -42,7 +43,8 @@ def test_health_metadata_tasks(client):
     assert meta["name"] == "opensoc" and isinstance(meta["description"], str)
     tasks = _ok(client.get("/tasks"))
     assert [t["name"] for t in tasks["tasks"]] == ["stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial",
-                                                  "e1_iot23", "e1_cic_ood", "e1_unsw_ood"]
+                                                  "investigate_stage1", "investigate_stage2", "investigate_stage3",
+                                                  "investigate_stage4", "e1_iot23", "e1_cic_ood", "e1_unsw_ood"]
     assert tasks["defaults"] == {"task": "stage1_basic", "mode": "defender_only", "seed": 0, "defender_policy": "analyst"}
 
 
@@ -107,15 +109,15 @@ def test_errors_name_the_problem(client):
     _err(client.post("/reset?seed=1", json={"seed": 2}), 422, "INVALID_REQUEST", "seed")
     _err(client.post("/reset?bogus=1"), 422, "INVALID_REQUEST", "bogus")
     _err(client.post("/reset", json=[1, 2]), 422, "INVALID_REQUEST")
-    _err(client.post("/reset", content=b"{not json"), 400, "MALFORMED_JSON")
-    _err(client.post("/step", content=b"\xff\xfe"), 400, "MALFORMED_JSON")
-    _err(client.post("/step", json="dismiss"), 422, "INVALID_REQUEST", "action")
+    _err(client.post("/reset", content=b"{not json", headers=JSON), 400, "MALFORMED_JSON")
+    _err(client.post("/step", content=b"\xff\xfe", headers=JSON), 400, "MALFORMED_JSON")
+    _err(client.post("/step", json="dismiss"), 422, "INVALID_REQUEST", "body")
     _err(client.post("/step", json={"action": "dismiss"}), 422, "INVALID_ACTION", "action")
     _err(client.post("/step", json={"action": TRIAGE, "extra": 1}), 422, "INVALID_REQUEST", "extra")
     _err(client.post("/step", json={"verdict": "dismiss"}), 422, "INVALID_ACTION", "verdict")
     _err(client.post("/step", json={"craft_incident": {}}), 409, "WRONG_TURN", "craft_incident")
     body = _err(client.post("/step", params={"episode_id": "missing"}, json=TRIAGE), 404, "UNKNOWN_EPISODE", "episode_id")
-    assert "unknown or expired" in body["detail"]
+    assert "no episode of that id" in body["detail"]
     _err(client.post("/grade", json={}), 422, "INVALID_REQUEST", "episode_id")
 
 
@@ -131,22 +133,28 @@ def test_wrong_turn_and_episode_over(client):
 
 def test_body_size_is_bounded():
     client = TestClient(create_app(ServiceSettings(max_body_bytes=2048)))
-    _err(client.post("/step", content=b"{" + b" " * 4096 + b"}"), 413, "BODY_TOO_LARGE")
+    _err(client.post("/step", content=b"{" + b" " * 4096 + b"}", headers=JSON), 413, "BODY_TOO_LARGE")
 
 
-def test_episode_store_expiry_and_cap():
+def test_episode_store_expiry_eviction_and_retry_after():
     now = [1000.0]
-    client = TestClient(create_app(ServiceSettings(max_http_episodes=2, episode_ttl_s=60, clock=lambda: now[0])))
-    a = _ok(client.post("/reset", json={"episode_id": "a"}))["observation"]["episode_id"]
-    now[0] += 61
-    body = _err(client.post("/step", json={"action": TRIAGE, "episode_id": a}), 404, "UNKNOWN_EPISODE")
-    assert "expired" in body["detail"]
+    settings = ServiceSettings(max_http_episodes=2, episode_ttl_s=600, episode_grace_s=60, clock=lambda: now[0])
+    client = TestClient(create_app(settings))
+    _ok(client.post("/reset", json={"episode_id": "a"}))
+    now[0] += 601
+    body = _err(client.post("/step", json={"action": TRIAGE, "episode_id": "a"}), 404, "EPISODE_EXPIRED", "episode_id")
+    assert "expired after 600 s idle" in body["detail"]
     _ok(client.post("/reset", json={"episode_id": "b"}))
+    now[0] += 10
     _ok(client.post("/reset", json={"episode_id": "c"}))
-    _err(client.post("/reset", json={"episode_id": "d"}), 429, "TOO_MANY_EPISODES")
-    _ok(client.post("/step", json={"action": TRIAGE, "episode_id": "b"}))
-    _ok(client.post("/reset", json={"episode_id": "d"}))  # the finished episode b made room
-    _err(client.get("/state", params={"episode_id": "b"}), 404, "UNKNOWN_EPISODE")
+    body = _err(client.post("/reset", json={"episode_id": "d"}), 429, "TOO_MANY_EPISODES")
+    retry = client.post("/reset", json={"episode_id": "d"}).headers["retry-after"]
+    assert retry == "50" and "retry in 50 s" in body["detail"]  # b becomes evictable 60 s after its last use
+    now[0] += 50
+    _ok(client.get("/state", params={"episode_id": "b"}))  # reading is not a use: b stays the oldest
+    _ok(client.post("/reset", json={"episode_id": "d"}))  # the least recently used episode, b, made room
+    body = _err(client.get("/state", params={"episode_id": "b"}), 404, "EPISODE_EVICTED", "episode_id")
+    assert "evicted after 60 s idle to make room" in body["detail"]
     assert _ok(client.get("/state", params={"episode_id": "c"}))["phase"] == "awaiting_defender"
 
 
@@ -156,7 +164,7 @@ def test_one_clients_bad_requests_do_not_disturb_another(client):
     assert bad["observation"]["role"] == "attacker"
     for junk in (b"{", b"[]", json.dumps({"action": {"craft_incident": {"events": "x" * 500}}, "episode_id": "bad"}).encode(),
                  json.dumps({"action": TRIAGE, "episode_id": "bad"}).encode()):
-        assert client.post("/step", content=junk).status_code < 500
+        assert client.post("/step", content=junk, headers=JSON).status_code < 500
     state = _ok(client.get("/state", params={"episode_id": "good"}))
     assert state["step_count"] == 0 and state["phase"] == "awaiting_defender"
     truth = compute_ground_truth(generate("stage3_mixed", 8))
@@ -192,7 +200,7 @@ def test_schema_matches_what_is_sent(client):
 
 def test_mcp_always_answers_200(client):
     assert _ok(client.post("/mcp", json={}))["error"]["code"] == -32600
-    assert _ok(client.post("/mcp", content=b"{oops"))["error"]["code"] == -32700
+    assert _ok(client.post("/mcp", content=b"{oops", headers=JSON))["error"]["code"] == -32700
     assert _ok(client.post("/mcp", json={"jsonrpc": "2.0", "method": "nope", "id": 1}))["error"]["code"] == -32601
     tools = _ok(client.post("/mcp", json={"jsonrpc": "2.0", "method": "tools/list", "id": 2}))["result"]["tools"]
     assert [t["name"] for t in tools] == ["get_alert", "submit_triage"]
@@ -227,6 +235,6 @@ _json = st.recursive(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=_json, path=st.sampled_from(["/reset", "/step", "/grade", "/mcp"]))
 def test_no_input_causes_a_server_error(client, body, path):
-    response = client.post(path, content=json.dumps(body))
+    response = client.post(path, content=json.dumps(body), headers=JSON)
     assert response.status_code < 500, (path, body, response.text)
     assert response.headers["content-type"].startswith("application/json")

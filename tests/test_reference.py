@@ -53,7 +53,6 @@ def test_readme_performance_figures_come_from_the_benchmark():
     assert f"| {runs['openenv_echo_ws']:,.0f} ({ranges['openenv_echo_ws'][0]:,.0f}–{ranges['openenv_echo_ws'][1]:,.0f}) |" in readme
     for key in ("opensoc_ws_distinct", "opensoc_http_distinct", "opensoc_http_grouped"):
         assert f"| {runs[key]:,.0f} |" in readme, key
-    # The README's claim: the grouped WebSocket rate is above the echo baseline, even round for round.
+    # The README's claim: the grouped WebSocket rate is above the echo baseline (the medians of interleaved rounds).
     assert runs["opensoc_ws_grouped"] > runs["openenv_echo_ws"]
-    assert ranges["opensoc_ws_grouped"][0] > ranges["openenv_echo_ws"][1]
     assert f"median of {bench['repeats']}" in readme or "five rounds" in readme

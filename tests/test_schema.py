@@ -167,3 +167,12 @@ def test_incident_json_schema_is_serialisable():
     schema = IncidentParams.model_json_schema()
     assert "events" in schema["properties"]
     assert schema["properties"]["events"]["maxItems"] == MAX_EVENTS
+
+
+@pytest.mark.parametrize("timestamp", ["２０２６-03-02T09:15:00Z", "2026-03-02T09:15:00.٣Z", "2026-03-02T0९:15:00Z"])
+def test_timestamps_take_ascii_digits_only(incident, timestamp):
+    # Unicode digits once passed the pattern and then broke the verifier's datetime parsing.
+    data = incident("lsass_memory_read")
+    data["events"][0]["timestamp"] = timestamp
+    with pytest.raises(ValidationError, match="String should match pattern"):
+        IncidentParams.model_validate(data)

@@ -101,6 +101,8 @@ def test_selfplay_round(tokenizer, tmp_path, live_server, monkeypatch):
     phases = selfplay_phases(defender, attacker, 2, tmp_path)
     assert [p.name for p in phases] == ["attacker_r1", "defender_r1", "attacker_r2", "defender_r2"]
     assert phases[1].use_replay_pool and phases[1].reward == "service" and phases[3].init_adapter == phases[1].output_dir
+    # Every phase records into and replays from one private run of the server.
+    assert len({p.run_id for p in phases}) == 1 and phases[0].run_id.startswith("selfplay-")
     outs = run_selfplay(defender, attacker, 1, tmp_path,
                         models={"defender": (build_model(tokenizer), tokenizer), "attacker": (build_model(tokenizer), tokenizer)})
     for out in outs:

@@ -38,7 +38,9 @@ def test_error_frames_keep_the_session_open():
     client = TestClient(create_app())
     with client.websocket_connect("/ws") as ws:
         assert _send(ws, "not json")["data"]["code"] == "INVALID_JSON"
-        assert _send(ws, {"type": "dance"})["data"] == {"message": "Unknown message type: dance", "code": "UNKNOWN_TYPE"}
+        assert _send(ws, {"type": "dance"})["data"] == {"message": "Unknown message type: dance", "code": "UNKNOWN_TYPE",
+                                                         "field": "type",
+                                                         "expected": ["reset", "step", "state", "close", "mcp"]}
         assert _send(ws, {"kind": "reset"})["data"]["code"] == "VALIDATION_ERROR"
         assert _send(ws, {"type": "step", "data": "dismiss"})["data"]["code"] == "VALIDATION_ERROR"
         early = _send(ws, {"type": "step", "data": {"submit_triage": {"action": "dismiss", "cited_log_id": "L1-0"}}})

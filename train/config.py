@@ -30,6 +30,7 @@ class StageConfig:
     role: Literal["defender", "attacker"] = "defender"
     reward: Literal["in_process", "service"] = "in_process"  # service: environment_factory over the WebSocket
     use_replay_pool: bool = False  # stage 4: replay sound attacker incidents recorded by the server
+    run_id: str | None = None  # the server-side attacker run whose crafts are recorded and replayed (self-play)
     train_examples: int = 512
     max_steps: int = 200
     learning_rate: float = 1e-5

@@ -21,9 +21,15 @@ def sft_dataset(limit: int | None = None):
                                "completion": [{"role": "assistant", "content": r["completion"]}]} for r in rows])
 
 
-def grpo_dataset(task: str, n: int, *, with_alert: bool, offset: int = 0, use_replay_pool: bool = False):
+def _run_column(rows: list[dict], run_id: str | None) -> list[dict]:
+    return rows if run_id is None else [{**row, "run_id": run_id} for row in rows]
+
+
+def grpo_dataset(task: str, n: int, *, with_alert: bool, offset: int = 0, use_replay_pool: bool = False,
+                 run_id: str | None = None):
     """Rows with ``task`` and ``seed`` columns; ``with_alert`` puts the alert in the prompt (in-process reward),
-    otherwise the environment's ``reset`` supplies it (``environment_factory``)."""
+    otherwise the environment's ``reset`` supplies it (``environment_factory``). ``run_id`` names the server's
+    attacker run whose replay pool the rows draw from."""
     from datasets import Dataset
 
     seeds = range(GRPO_SEEDS_START + offset, GRPO_SEEDS_START + offset + n)
@@ -32,11 +38,12 @@ def grpo_dataset(task: str, n: int, *, with_alert: bool, offset: int = 0, use_re
         content = materialized_incident(task, seed).defender_prompt if with_alert else DEFENDER_INSTRUCTIONS
         rows.append({"prompt": [{"role": "user", "content": content}], "task": task, "seed": seed,
                      "use_replay_pool": use_replay_pool})
-    return Dataset.from_list(rows)
+    return Dataset.from_list(_run_column(rows, run_id))
 
 
-def attacker_dataset(task: str, n: int, offset: int = 0):
+def attacker_dataset(task: str, n: int, offset: int = 0, run_id: str | None = None):
+    """Attacker rows; ``run_id`` names the server's attacker run that records the crafts."""
     from datasets import Dataset
 
-    return Dataset.from_list([{"prompt": [{"role": "user", "content": ATTACKER_INSTRUCTIONS}], "task": task,
-                               "seed": GRPO_SEEDS_START + offset + i} for i in range(n)])
+    return Dataset.from_list(_run_column([{"prompt": [{"role": "user", "content": ATTACKER_INSTRUCTIONS}], "task": task,
+                                           "seed": GRPO_SEEDS_START + offset + i} for i in range(n)], run_id))

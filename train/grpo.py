@@ -25,12 +25,13 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
     model, tokenizer = prepare_model(config, model, tokenizer)
     weights = None
     if config.role == "attacker":
-        dataset = attacker_dataset(config.task, config.train_examples)
+        dataset = attacker_dataset(config.task, config.train_examples, run_id=config.run_id)
         # The service's reward comes from the environment; the extra function only logs contested and unsound rates.
         kwargs = {"environment_factory": OpenSOCAttackerEnv, "reward_funcs": [attacker_outcome_rates]}
         weights = [0.0]
     elif config.reward == "service":
-        dataset = grpo_dataset(config.task, config.train_examples, with_alert=False, use_replay_pool=config.use_replay_pool)
+        dataset = grpo_dataset(config.task, config.train_examples, with_alert=False, use_replay_pool=config.use_replay_pool,
+                               run_id=config.run_id)
         kwargs = {"environment_factory": OpenSOCDefenderEnv}
     else:
         dataset = grpo_dataset(config.task, config.train_examples, with_alert=True)

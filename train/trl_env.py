@@ -1,7 +1,8 @@
 """TRL environments: ``GRPOTrainer(environment_factory=OpenSOCDefenderEnv)`` (and the attacker twin).
 
 Each instance holds one WebSocket session on an OpenSOC server (``$OPENSOC_URL``, default
-``http://localhost:8000``), one environment per rollout, as TRL expects. ``reset`` receives
+``http://localhost:8000``; ``$OPENSOC_API_TOKEN`` when the server needs one), one environment
+per rollout, as TRL expects. ``reset`` receives
 the dataset row's columns (``task``, ``seed``) and returns the alert (or the brief) to append
 to the prompt; the public tool method is the role's action; ``get_reward`` returns the
 service's verifier-grounded reward. A rollout that never calls the tool is scored by the
@@ -32,8 +33,9 @@ class _SessionEnv:
     # The action a rollout that never called the tool is scored as (the service rejects it as malformed).
     _silent_action: dict = {}
 
-    def __init__(self) -> None:
-        self._session = OpenSOCSession(server_url())
+    def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
+        # TRL calls the factory with no arguments: the server and token then come from the environment.
+        self._session = OpenSOCSession(base_url or server_url(), token=token)
         self.reward = 0.0
         self.done = False
         self.observation = None  # the episode's last observation, once the action is scored
@@ -74,7 +76,8 @@ class OpenSOCDefenderEnv(_SessionEnv):
     def reset(self, **kwargs) -> str:
         """Start the episode for the dataset row; returns the alert to show the model."""
         return self._start(task=kwargs.get("task", "stage1_basic"), seed=int(kwargs.get("seed", 0)),
-                           mode="defender_only", use_replay_pool=bool(kwargs.get("use_replay_pool", False)))
+                           mode="defender_only", use_replay_pool=bool(kwargs.get("use_replay_pool", False)),
+                           run_id=kwargs.get("run_id"))
 
     def submit_triage(self, action: str, cited_log_id: str, rationale: str = "") -> str:
         """Submit the triage decision for the alert. Call it once.
@@ -101,7 +104,7 @@ class OpenSOCAttackerEnv(_SessionEnv):
     def reset(self, **kwargs) -> str:
         """Start the episode; returns the attacker's brief (target category, difficulty, inventory)."""
         return self._start(task=kwargs.get("task", "stage2_multi"), seed=int(kwargs.get("seed", 0)), mode="attacker_only",
-                           defender_policy=kwargs.get("defender_policy", DEFAULT_DEFENDER_POLICY))
+                           defender_policy=kwargs.get("defender_policy", DEFAULT_DEFENDER_POLICY), run_id=kwargs.get("run_id"))
 
     def craft_incident(self, incident_json: str) -> str:
         """Submit the crafted incident. Call it once.
