@@ -33,7 +33,7 @@ HOLDOUT_SEEDS = range(1_000_000, 1_100_000)
 SFT_SEEDS = range(2_000_000, 2_100_000)
 INVESTIGATION_HOLDOUT_PATH = DATA_DIR / "investigation_holdout.jsonl"
 INVESTIGATION_PER_STAGE = 20
-INVESTIGATION_SEEDS = range(3_000_000, 3_100_000)
+INVESTIGATION_SEEDS = range(4_000_000, 4_100_000)  # GRPO trains on 3,000,000+
 
 
 def _balanced_seeds(task: str, seeds: range, n: int) -> list[int]:
