@@ -170,3 +170,40 @@ def test_stage_command_line_applies_overrides():
     (config,) = seen
     assert (config.base_model, config.init_adapter, config.output_dir) == ("tiny/model", "runs/a/stage1", "runs/a/stage2")
     assert config.task == "stage2_multi" and config.kind == "grpo"
+
+
+def test_the_investigator_environment_directly(live_server, monkeypatch):
+    import inspect
+
+    from opensoc.investigation.case import build_case
+    from opensoc.train.trl_env import OpenSOCInvestigatorEnv
+
+    monkeypatch.setenv("OPENSOC_URL", live_server)
+    tools = sorted(n for n, _ in inspect.getmembers(OpenSOCInvestigatorEnv, inspect.isfunction) if not n.startswith("_"))
+    assert tools == ["count", "get_reward", "lookup_host", "lookup_user", "process_tree", "reset", "search", "submit_triage"]
+    assert all("Args:" in getattr(OpenSOCInvestigatorEnv, t).__doc__ for t in tools if t not in ("get_reward", "reset"))
+    case = build_case("investigate_stage1", 4)
+    env = OpenSOCInvestigatorEnv()
+    assert "TOOLS (6 calls" in env.reset(task="investigate_stage1", seed=4)
+    target = case.truth.triggering_log_ids[0]
+    assert target in env.search(query=f"log_id={target}")
+    assert '"values"' in env.count(by="host") and '"role": "critical"' in env.lookup_host("DC01")
+    for _ in range(4):
+        env.lookup_user("alice.chen")
+    assert env.search().startswith("Refused")  # the budget of 6 is spent
+    assert env.submit_triage(case.truth.action, target).startswith("Recorded")
+    assert env.get_reward() == pytest.approx(1.1)
+
+
+def test_grpo_trains_an_investigator_over_the_service(tokenizer, tmp_path, live_server, monkeypatch):
+    from opensoc.train.grpo import run_grpo
+
+    monkeypatch.setenv("OPENSOC_URL", live_server)
+    config = StageConfig.from_dict(dict(name="inv", kind="grpo", role="investigator", task="investigate_stage1",
+                                        reward="service", output_dir=str(tmp_path / "inv"), max_steps=2, num_generations=2,
+                                        max_completion_length=12, train_examples=4, **TINY))
+    out = run_grpo(config, build_model(tokenizer), tokenizer)
+    _assert_adapter(out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [h for h in metrics if "rewards/OpenSOCInvestigatorEnv/mean" in h]
+    assert all(-1.0 <= r <= 1.1 for r in _rewards(out))

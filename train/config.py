@@ -27,7 +27,7 @@ class StageConfig:
     base_model: str = "Qwen/Qwen2.5-3B-Instruct"
     init_adapter: str | None = None  # continue from this adapter (the previous stage's)
     task: str | None = None  # GRPO: the curriculum task
-    role: Literal["defender", "attacker"] = "defender"
+    role: Literal["defender", "attacker", "investigator"] = "defender"
     reward: Literal["in_process", "service"] = "in_process"  # service: environment_factory over the WebSocket
     use_replay_pool: bool = False  # stage 4: replay sound attacker incidents recorded by the server
     run_id: str | None = None  # the server-side attacker run whose crafts are recorded and replayed (self-play)

@@ -6,7 +6,7 @@ import json
 
 from ..env import materialized_incident
 from ..eval.frozen import SFT_PATH
-from .trl_env import ATTACKER_INSTRUCTIONS, DEFENDER_INSTRUCTIONS
+from .trl_env import ATTACKER_INSTRUCTIONS, DEFENDER_INSTRUCTIONS, INVESTIGATOR_INSTRUCTIONS
 
 GRPO_SEEDS_START = 3_000_000  # the hold-out uses 1,000,000+, the SFT set 2,000,000+
 
@@ -47,3 +47,11 @@ def attacker_dataset(task: str, n: int, offset: int = 0, run_id: str | None = No
 
     return Dataset.from_list(_run_column([{"prompt": [{"role": "user", "content": ATTACKER_INSTRUCTIONS}], "task": task,
                                            "seed": GRPO_SEEDS_START + offset + i} for i in range(n)], run_id))
+
+
+def investigation_dataset(task: str, n: int, offset: int = 0):
+    """Investigation rows (``task`` and ``seed``); the environment's ``reset`` supplies the alert and the tools."""
+    from datasets import Dataset
+
+    return Dataset.from_list([{"prompt": [{"role": "user", "content": INVESTIGATOR_INSTRUCTIONS}], "task": task,
+                               "seed": GRPO_SEEDS_START + offset + i} for i in range(n)])

@@ -3,7 +3,8 @@
 ``reward: in_process`` puts the alert in the prompt and scores completions with
 ``rewards.defender_reward``; ``reward: service`` hands TRL ``OpenSOCDefenderEnv`` (or the
 attacker twin) as ``environment_factory``, so the model triages by calling the tool and the
-running service scores it.
+running service scores it. ``role: investigator`` trains on an investigation task through
+``OpenSOCInvestigatorEnv``: the SIEM's tools are the environment's methods.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import StageConfig, stage_main
-from .datasets import attacker_dataset, grpo_dataset
+from .datasets import attacker_dataset, grpo_dataset, investigation_dataset
 from .models import lora_config, prepare_model, save_stage, trainer_args
 
 
@@ -20,7 +21,7 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
     from trl import GRPOConfig, GRPOTrainer
 
     from .rewards import defender_reward
-    from .trl_env import OpenSOCAttackerEnv, OpenSOCDefenderEnv, attacker_outcome_rates
+    from .trl_env import OpenSOCAttackerEnv, OpenSOCDefenderEnv, OpenSOCInvestigatorEnv, attacker_outcome_rates
 
     model, tokenizer = prepare_model(config, model, tokenizer)
     weights = None
@@ -29,6 +30,9 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
         # The service's reward comes from the environment; the extra function only logs contested and unsound rates.
         kwargs = {"environment_factory": OpenSOCAttackerEnv, "reward_funcs": [attacker_outcome_rates]}
         weights = [0.0]
+    elif config.role == "investigator":
+        dataset = investigation_dataset(config.task, config.train_examples)
+        kwargs = {"environment_factory": OpenSOCInvestigatorEnv}
     elif config.reward == "service":
         dataset = grpo_dataset(config.task, config.train_examples, with_alert=False, use_replay_pool=config.use_replay_pool,
                                run_id=config.run_id)
