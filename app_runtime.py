@@ -685,10 +685,14 @@ class WsSession:
 
     def needs_worker(self, msg: dict) -> bool:
         """Whether a parsed message must run on the worker: it touches a run's pool, checks a crafted incident, or
-        builds or queries an investigation's log store."""
+        builds or queries an investigation's log store (over MCP too)."""
         if msg["type"] == "reset":
             data = msg.get("data") if isinstance(msg.get("data"), dict) else {}
-            return data.get("use_replay_pool") is True or data.get("task") in INVESTIGATION_TASKS
+            task = data.get("task")
+            return data.get("use_replay_pool") is True or (isinstance(task, str) and task in INVESTIGATION_TASKS)
+        if msg["type"] == "mcp":
+            # An MCP ``investigate`` or investigation triage builds the case's log store.
+            return True
         if msg["type"] == "step" and self.env.state.task in INVESTIGATION_TASKS:
             return True
         return msg["type"] == "step" and self.attacker_episode and not self.env.done

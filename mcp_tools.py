@@ -2,7 +2,9 @@
 
 Tools are stateless, like HTTP ``/step`` without an episode id: ``get_alert`` shows the
 defender observation for (task, seed) and ``submit_triage`` scores a triage of that same
-incident. Every request that reaches the JSON-RPC layer gets a JSON-RPC response with HTTP
+incident. For an investigation task, ``investigate`` runs one SIEM tool on the case's store.
+Stateless calls cannot remember what a client has seen, so an investigation triaged over MCP
+earns no citation bonus and no budget applies; episodes over HTTP or ``/ws`` have both. Every request that reaches the JSON-RPC layer gets a JSON-RPC response with HTTP
 200; the transport's own refusals (token, body size, content type) are HTTP errors.
 """
 
@@ -15,13 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .env import DEFAULT_SEED, DEFAULT_TASK, EpisodeError, OpenSOCEnv
 from .schema import SubmitTriage
-from .tasks.registry import task_names
+from .investigation.case import build_case
+from .investigation.tools import TOOL_ARGS, run_tool
+from .tasks.registry import INVESTIGATION_TASKS, task_names
 from .wire import MAX_SEED, WireError, parse_json
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
 
 _INCIDENT_ARGS = {
-    "task": {"type": "string", "enum": task_names(), "default": DEFAULT_TASK},
+    "task": {"type": "string", "enum": [*task_names(), *INVESTIGATION_TASKS], "default": DEFAULT_TASK},
     "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED, "default": DEFAULT_SEED},
 }
 TOOLS = [
@@ -31,7 +35,15 @@ TOOLS = [
      "inputSchema": {"type": "object", "additionalProperties": False,
                      "properties": {**_INCIDENT_ARGS, **SubmitTriage.model_json_schema()["properties"]},
                      "required": ["action", "cited_log_id"]}},
+    {"name": "investigate", "description": "Run one SIEM tool (search, count, lookup_host, lookup_user, process_tree) on "
+                                           "the log store of an investigation task's case (task, seed).",
+     "inputSchema": {"type": "object", "additionalProperties": False, "required": ["task", "tool"],
+                     "properties": {"task": {"type": "string", "enum": list(INVESTIGATION_TASKS)},
+                                    "seed": _INCIDENT_ARGS["seed"],
+                                    "tool": {"type": "string", "enum": list(TOOL_ARGS)},
+                                    "arguments": {"type": "object", "description": "The tool's arguments."}}}},
 ]
+TOOL_NAMES = tuple(t["name"] for t in TOOLS)
 
 
 class JsonRpcRequest(BaseModel):
@@ -60,7 +72,20 @@ def _response(request_id: Any, *, result: Any = None, error: tuple[int, str] | N
     return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
+def _investigate(args: dict) -> dict:
+    incident = _Incident.model_validate(args)
+    if incident.task not in INVESTIGATION_TASKS:
+        raise EpisodeError(f"investigate needs an investigation task; expected one of: {', '.join(INVESTIGATION_TASKS)}")
+    unknown = sorted(set(args) - {"task", "seed", "tool", "arguments"})
+    if unknown:
+        raise EpisodeError(f"investigate takes task, seed, tool and arguments; got {unknown[:8]}")
+    result = run_tool(build_case(incident.task, incident.seed).store, str(args.get("tool", ""))[:64], args.get("arguments"))
+    return {"content": [{"type": "text", "text": result.text}], "isError": not result.ok}
+
+
 def _call(name: str, args: dict) -> dict:
+    if name == "investigate":
+        return _investigate(args)
     incident = _Incident.model_validate(args)
     env = OpenSOCEnv()
     obs = env.reset(task=incident.task, seed=incident.seed)
@@ -111,10 +136,10 @@ def answer_jsonrpc(req: Any) -> dict:
         return _response(request_id, error=(METHOD_NOT_FOUND, f"Method not found: {method[:64]}"))
     name, args = params.get("name"), params.get("arguments")
     args = {} if args is None else args
-    if name not in ("get_alert", "submit_triage") or not isinstance(args, dict):
+    if name not in TOOL_NAMES or not isinstance(args, dict):
         shown = name[:64] if isinstance(name, str) else type(name).__name__
         return _response(request_id, error=(INVALID_PARAMS, f"unknown tool {shown!r} or arguments that are not an "
-                                                            "object; expected get_alert or submit_triage"))
+                                                            f"object; expected one of {', '.join(TOOL_NAMES)}"))
     try:
         return _response(request_id, result=_call(name, args))
     except ValidationError as exc:

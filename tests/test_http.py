@@ -203,7 +203,7 @@ def test_mcp_always_answers_200(client):
     assert _ok(client.post("/mcp", content=b"{oops", headers=JSON))["error"]["code"] == -32700
     assert _ok(client.post("/mcp", json={"jsonrpc": "2.0", "method": "nope", "id": 1}))["error"]["code"] == -32601
     tools = _ok(client.post("/mcp", json={"jsonrpc": "2.0", "method": "tools/list", "id": 2}))["result"]["tools"]
-    assert [t["name"] for t in tools] == ["get_alert", "submit_triage"]
+    assert [t["name"] for t in tools] == ["get_alert", "submit_triage", "investigate"]
     alert = _ok(client.post("/mcp", json={"jsonrpc": "2.0", "method": "tools/call", "id": 3,
                                           "params": {"name": "get_alert", "arguments": {"task": "stage1_basic", "seed": 2}}}))
     shown = json.loads(alert["result"]["content"][0]["text"])

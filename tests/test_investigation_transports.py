@@ -68,3 +68,38 @@ def test_an_investigation_over_the_websocket(client):
         assert final["done"] and final["reward"] == pytest.approx(1.1)
         ws.send_text(json.dumps({"type": "state"}))
         assert json.loads(ws.receive_text())["data"]["step_count"] == 3
+
+
+def _mcp(client, name: str, arguments: dict) -> dict:
+    body = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                     "params": {"name": name, "arguments": arguments}})
+    assert body.status_code == 200
+    return body.json()
+
+
+def test_an_investigation_over_mcp_tools(client):
+    tools = client.post("/mcp", json={"jsonrpc": "2.0", "id": 0, "method": "tools/list"}).json()["result"]["tools"]
+    investigate = next(t for t in tools if t["name"] == "investigate")
+    assert "investigate_stage3" in investigate["inputSchema"]["properties"]["task"]["enum"]
+    action, target = _target("investigate_stage3", 8)
+    found = _mcp(client, "investigate", {"task": "investigate_stage3", "seed": 8, "tool": "search",
+                                         "arguments": {"query": f"log_id={target}"}})["result"]
+    assert found["isError"] is False and target in found["content"][0]["text"]
+    alert = json.loads(_mcp(client, "get_alert", {"task": "investigate_stage3", "seed": 8})["result"]["content"][0]["text"])
+    assert alert["investigation"]["alert"]["store_events"] > 0
+    scored = json.loads(_mcp(client, "submit_triage", {"task": "investigate_stage3", "seed": 8, "action": action,
+                                                       "cited_log_id": target})["result"]["content"][0]["text"])
+    # Stateless calls cannot show the defender saw the cited event, so no citation bonus is paid.
+    assert scored["verdict"]["correct_action"] == action and scored["reward"] == pytest.approx(1.0)
+    assert scored["defender"]["breakdown"]["citation"] == 0.0
+
+
+def test_mcp_investigate_refuses_what_it_cannot_run(client):
+    triage_task = _mcp(client, "investigate", {"task": "stage1", "tool": "count"})
+    assert triage_task["error"]["code"] == -32602 and "investigate_stage1" in triage_task["error"]["message"]
+    stray = _mcp(client, "investigate", {"task": "investigate_stage1", "tool": "count", "query": "x"})
+    assert stray["error"]["code"] == -32602 and "query" in stray["error"]["message"]
+    unknown_tool = _mcp(client, "investigate", {"task": "investigate_stage1", "tool": "nope"})["result"]
+    assert unknown_tool["isError"] is True and "lookup_host" in unknown_tool["content"][0]["text"]
+    bad_args = _mcp(client, "investigate", {"task": "investigate_stage1", "tool": "count", "arguments": ["x"]})["result"]
+    assert bad_args["isError"] is True

@@ -47,6 +47,9 @@ def test_error_frames_keep_the_session_open():
         assert early["data"]["code"] == "EXECUTION_ERROR" and early["data"]["reason"] == "NO_EPISODE"
         bad_task = _send(ws, {"type": "reset", "data": {"task": "nope"}})
         assert bad_task["data"]["code"] == "EXECUTION_ERROR" and "stage1_basic" in bad_task["data"]["message"]
+        for unhashable in (["stage1_basic"], {"name": "stage1_basic"}):
+            shaped = _send(ws, {"type": "reset", "data": {"task": unhashable}})
+            assert shaped["type"] == "error" and shaped["data"]["field"] == "task"
         bad_key = _send(ws, {"type": "reset", "data": {"difficulty": 3}})
         assert bad_key["data"]["code"] == "VALIDATION_ERROR"
         _send(ws, {"type": "reset", "data": {"mode": "self_play"}})
