@@ -159,7 +159,7 @@ def main() -> int:
     print("| measurement | episodes/s |")
     print("|---|---|")
     for task, v in results["in_process_episodes_per_s"].items():
-        print(f"| in-process `OpenSOCEnv` reset + step with the heuristic defender, {task} | {v:,.0f} |")
+        print(f"| in-process, {task} | {v:,.0f} |")
     labels = {"opensoc_ws_distinct": "OpenSOC over /ws, every episode a new incident",
               "opensoc_ws_grouped": f"OpenSOC over /ws, GRPO-style groups of {args.group} rollouts per seed",
               "opensoc_http_distinct": "OpenSOC over HTTP /reset + /step, every episode a new incident",

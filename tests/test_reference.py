@@ -56,3 +56,17 @@ def test_readme_performance_figures_come_from_the_benchmark():
     # The README's claim: the grouped WebSocket rate is above the echo baseline (the medians of interleaved rounds).
     assert runs["opensoc_ws_grouped"] > runs["openenv_echo_ws"]
     assert f"median of {bench['repeats']}" in readme or "five rounds" in readme
+
+
+def test_readme_core_figures_come_from_the_core_benchmark():
+    import json
+
+    readme = (reference.ROOT / "README.md").read_text()
+    before = json.loads((reference.ROOT / "bench" / "core_results_before.json").read_text())["median_per_s"]
+    now = json.loads((reference.ROOT / "bench" / "core_results.json").read_text())["median_per_s"]
+    for task in ("stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial"):
+        row = (f"| {task} | {before[f'episodes/{task}']:,.0f} | {now[f'episodes/{task}']:,.0f} | "
+               f"{before[f'crafts/{task}']:,.0f} | {now[f'crafts/{task}']:,.0f} |")
+        assert row in readme, row
+        # The README says episodes cost what they did: no stage more than 20% slower.
+        assert now[f"episodes/{task}"] >= 0.8 * before[f"episodes/{task}"], task
