@@ -37,13 +37,13 @@ class HFPolicy(Policy):
         import torch
 
         model, tokenizer = self._load()
-        tokenizer.padding_side = "left"
         out: list[str | None] = []
         for i in range(0, len(pairs), self.batch_size):
             chunk = pairs[i:i + self.batch_size]
             texts = [tokenizer.apply_chat_template([{"role": "user", "content": obs.prompt}], tokenize=False,
                                                    add_generation_prompt=True) for obs, _ in chunk]
-            enc = tokenizer(texts, return_tensors="pt", padding=True)
+            # Left padding for this call only: the tokenizer may be shared with a trainer that pads on its own side.
+            enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left")
             with torch.no_grad():
                 gen = model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
                                      pad_token_id=tokenizer.pad_token_id)

@@ -11,11 +11,15 @@ from .trl_env import ATTACKER_INSTRUCTIONS, DEFENDER_INSTRUCTIONS, INVESTIGATOR_
 GRPO_SEEDS_START = 3_000_000  # the hold-out uses 1,000,000+, the SFT set 2,000,000+
 
 
-def sft_dataset(limit: int | None = None):
-    """``data/sft_train.jsonl`` as a conversational prompt/completion dataset."""
+def sft_dataset(limit: int | None = None, task: str | None = None):
+    """``data/sft_train.jsonl`` (only ``task``'s rows when given; the first ``limit``) as a conversational
+    prompt/completion dataset."""
     from datasets import Dataset
 
     rows = [json.loads(line) for line in SFT_PATH.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [r for r in rows if task is None or r["task"] == task]
+    if not rows:
+        raise ValueError(f"no SFT rows for task {task!r}")
     rows = rows[:limit] if limit else rows
     return Dataset.from_list([{"prompt": [{"role": "user", "content": r["prompt"]}],
                                "completion": [{"role": "assistant", "content": r["completion"]}]} for r in rows])

@@ -17,9 +17,10 @@ from .models import lora_config, prepare_model, save_stage, trainer_args
 
 
 def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
-    """Train one stage and save its adapter and metrics to ``config.output_dir``."""
+    """Train one stage and save its adapter (the model with ``finetune: full``) and metrics to ``config.output_dir``."""
     from trl import GRPOConfig, GRPOTrainer
 
+    from .callbacks import stage_callbacks
     from .rewards import defender_reward
     from .trl_env import OpenSOCAttackerEnv, OpenSOCDefenderEnv, OpenSOCInvestigatorEnv, attacker_outcome_rates
 
@@ -41,9 +42,11 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
         dataset = grpo_dataset(config.task, config.train_examples, with_alert=True)
         kwargs = {"reward_funcs": [defender_reward]}
     args = GRPOConfig(**trainer_args(config), num_generations=config.num_generations, temperature=config.temperature,
-                      max_completion_length=config.max_completion_length, use_vllm=config.use_vllm, reward_weights=weights)
+                      max_completion_length=config.max_completion_length, use_vllm=config.use_vllm, reward_weights=weights,
+                      min_p=config.min_p, beta=config.beta,
+                      top_entropy_quantile=config.top_entropy_quantile)
     trainer = GRPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                          peft_config=None if config.init_adapter else lora_config(config), **kwargs)
+                          peft_config=lora_config(config), callbacks=stage_callbacks(config), **kwargs)
     trainer.train()
     return save_stage(trainer, config.output_dir)
 

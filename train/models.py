@@ -6,6 +6,10 @@ from .config import StageConfig
 
 
 def lora_config(config: StageConfig):
+    """The PEFT config a trainer should attach: None for full fine-tuning, and None when ``init_adapter`` already
+    brought a trainable adapter."""
+    if config.finetune == "full" or config.init_adapter:
+        return None
     from peft import LoraConfig
 
     return LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
@@ -25,7 +29,7 @@ def load_model(config: StageConfig):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    dtype = torch.bfloat16 if config.bf16 else torch.float32
+    dtype = torch.bfloat16 if config.resolved_bf16 else torch.float32
     model = AutoModelForCausalLM.from_pretrained(config.base_model, dtype=dtype)
     tokenizer = AutoTokenizer.from_pretrained(config.base_model)
     if tokenizer.pad_token is None:
@@ -50,7 +54,8 @@ def attach_adapter(model, config: StageConfig):
 
 
 def save_stage(trainer, output_dir: str):
-    """Save the trained adapter and TRL's log (``metrics.json``) to ``output_dir``; returns its path."""
+    """Save the trained adapter (the whole model and its tokenizer with ``finetune: full``) and TRL's log
+    (``metrics.json``, with any hold-out evaluations) to ``output_dir``; returns its path."""
     import json
     from pathlib import Path
 
@@ -62,7 +67,8 @@ def save_stage(trainer, output_dir: str):
 
 def trainer_args(config: StageConfig) -> dict:
     """The training arguments SFT and GRPO share, from ``config``."""
-    return dict(output_dir=config.output_dir, max_steps=config.max_steps, learning_rate=config.learning_rate,
+    return dict(output_dir=config.output_dir, max_steps=config.max_steps, learning_rate=config.resolved_learning_rate,
                 per_device_train_batch_size=config.per_device_train_batch_size,
                 gradient_accumulation_steps=config.gradient_accumulation_steps, logging_steps=config.logging_steps,
-                bf16=config.bf16, use_cpu=config.use_cpu, seed=config.seed, report_to=[], save_strategy="no")
+                bf16=config.resolved_bf16, use_cpu=config.resolved_use_cpu, seed=config.seed, report_to=[],
+                save_strategy="no")
