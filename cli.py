@@ -43,6 +43,24 @@ def _build_e1(args: argparse.Namespace) -> int:
     return 0
 
 
+def _failed_requests(records: dict, out: Path, allowed: bool) -> int:
+    """The exit status of an evaluation: 1 when a request to a model endpoint failed and failures are not allowed.
+
+    Failed requests are scored as format violations, which is no measurement of the model: the run's files keep each
+    failure's text (``error`` in records.jsonl), and only ``--allow-failures`` makes such a run a success.
+    """
+    from .eval.runner import request_failures
+
+    failed = {name: request_failures(rows) for name, rows in records.items()}
+    for name, rows in failed.items():
+        if rows:
+            print(f"opensoc: {'warning' if allowed else 'error'}: {len(rows)} of {len(records[name])} requests of "
+                  f"{name} got no answer from the endpoint, scored as format violations (first: {rows[0]['error']}); "
+                  f"see {out / 'records.jsonl'}" + ("" if allowed else "; --allow-failures accepts such a run"),
+                  file=sys.stderr)
+    return 1 if any(failed.values()) and not allowed else 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from .eval.policies import make_policy
     from .eval.report import markdown_table, write_run
@@ -67,7 +85,7 @@ def _eval(args: argparse.Namespace) -> int:
         written = write_run(args.out, args.split, results, records)
         print(markdown_table(results))
         print(f"wrote {len(written)} files to {args.out}")
-        return 0
+        return _failed_requests(records, args.out, args.allow_failures)
     for name in args.policy:
         if name == "llm":
             policy = make_policy(name, **llm_args)
@@ -80,7 +98,7 @@ def _eval(args: argparse.Namespace) -> int:
     written = write_run(args.out, args.split, results, records)
     print(markdown_table(results))
     print(f"wrote {len(written)} files to {args.out}")
-    return 0
+    return _failed_requests(records, args.out, args.allow_failures)
 
 
 def _train_cpu(args: argparse.Namespace) -> int:
@@ -141,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--api-key-env", default="OPENAI_API_KEY", help="llm: environment variable holding the key")
     ev.add_argument("--concurrency", type=int, default=8)
     ev.add_argument("--timeout", type=float, default=60.0)
-    ev.add_argument("--retries", type=int, default=3)
+    ev.add_argument("--retries", type=int, default=3, help="llm: retries of a failed request, with exponential backoff")
+    ev.add_argument("--allow-failures", action="store_true", help="llm: exit 0 even when requests to the endpoint "
+                    "failed after their retries (they are scored as format violations either way)")
     ev.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "opensoc" / "llm")
     ev.add_argument("--hf-model", help="hf: a local or Hub model for transformers")
     ev.add_argument("--hf-adapter", help="hf: a LoRA adapter folder to load on top")

@@ -22,7 +22,7 @@ from ..defenders import heuristic as heuristic_playbook
 from ..models import OpenSOCObservation
 from ..prompting import format_triage_answer
 from ..schema import TRIAGE_ACTIONS
-from .llm import ChatClient
+from .llm import ChatClient, RequestFailure
 
 Pair = tuple[OpenSOCObservation, dict]
 
@@ -108,7 +108,7 @@ class LLMPolicy(Policy):
                                  timeout_s=timeout_s, retries=retries, cache_dir=cache_dir, backoff_s=backoff_s)
         self.name = f"llm:{model}"
 
-    def complete_batch(self, pairs: Sequence[Pair], progress=None) -> list[str | None]:
+    def complete_batch(self, pairs: Sequence[Pair], progress=None) -> list[str | RequestFailure]:
         return asyncio.run(self.client.complete_all([obs.prompt for obs, _ in pairs], progress))
 
 

@@ -17,6 +17,7 @@ from ..tasks.registry import E1_TASKS
 from ..models import OpenSOCObservation
 from ..prompting import triage_action, triage_answer
 from .frozen import load_holdout, load_investigation_holdout
+from .llm import RequestFailure
 from .metrics import by_task, e1_metrics, soc_metrics
 from .policies import Policy
 
@@ -91,12 +92,20 @@ def _reset_args(item: dict) -> dict:
     return args
 
 
-def action_from(text: str | None, e1: bool) -> dict:
-    """The step action for a policy's completion; unreadable output becomes a scored format violation."""
+def action_from(answer: str | RequestFailure | None, e1: bool) -> dict:
+    """The step action for a policy's completion; unreadable output, or none, becomes a scored format violation."""
+    text = None if isinstance(answer, RequestFailure) else answer
     return {"classify_flow": text or ""} if e1 else triage_action(text)
 
 
-def _record(item: dict, final: OpenSOCObservation, text: str | None) -> dict:
+def _record(item: dict, final: OpenSOCObservation, answer: str | RequestFailure | None) -> dict:
+    """One example's record; a request that never reached the model adds ``error``, its text."""
+    text = None if isinstance(answer, RequestFailure) else answer
+    failure = {"error": answer.error} if isinstance(answer, RequestFailure) else {}
+    return failure | _scored(item, final, text)
+
+
+def _scored(item: dict, final: OpenSOCObservation, text: str | None) -> dict:
     if final.flow_verdict is not None:
         e1 = final.rewards.e1
         return {"id": item["id"], "task": item["task"], "split": item["split"], "answer": final.flow_verdict.answer,
@@ -123,6 +132,11 @@ def run_policy(policy: Policy, items: Sequence[dict], url: str | None = None, sh
         texts = policy.complete_batch(list(zip(observations, items)), bar)
     return [_record(item, transport.step(item, action_from(text, item["task"] in E1_TASKS)), text)
             for item, text in zip(items, texts)]
+
+
+def request_failures(records: Sequence[dict]) -> list[dict]:
+    """The records whose answer never came: the model endpoint failed, after its retries (``error`` says how)."""
+    return [r for r in records if r.get("error")]
 
 
 def summarize(records: Sequence[dict]) -> dict:
