@@ -90,11 +90,17 @@ def _eval(args: argparse.Namespace) -> int:
         if name == "llm":
             policy = make_policy(name, **llm_args)
         elif name == "hf":
-            policy = make_policy(name, hf_model=args.hf_model, hf_adapter=args.hf_adapter)
+            policy = make_policy(name, hf_model=args.hf_model, hf_adapter=args.hf_adapter, hf_device=args.hf_device,
+                                 hf_batch_size=args.hf_batch_size, hf_max_new_tokens=args.hf_max_new_tokens)
         else:
             policy = make_policy(name)
         rows = run_policy(policy, items, url=args.url)
         records[policy.name], results[policy.name] = rows, summarize(rows)
+        if getattr(policy, "generation", None):  # hf: where and how fast it generated, kept with its results
+            results[policy.name]["generation"] = policy.generation
+            g = policy.generation
+            print(f"{policy.name}: {g['new_tokens']} new tokens in {g['seconds']} s ({g['tokens_per_s']} tokens/s) on "
+                  f"{g['device']} in {g['dtype']}, batch {g['batch_size']}", file=sys.stderr)
     written = write_run(args.out, args.split, results, records)
     print(markdown_table(results))
     print(f"wrote {len(written)} files to {args.out}")
@@ -165,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "opensoc" / "llm")
     ev.add_argument("--hf-model", help="hf: a local or Hub model for transformers")
     ev.add_argument("--hf-adapter", help="hf: a LoRA adapter folder to load on top")
+    ev.add_argument("--hf-device", help="hf: cpu, cuda or cuda:N (default: CUDA when present, in bf16; else the CPU)")
+    ev.add_argument("--hf-batch-size", type=int, help="hf: prompts per generate call (default: 32 on CUDA, 8 on CPU)")
+    ev.add_argument("--hf-max-new-tokens", type=int, default=256, help="hf: the longest answer generated")
     ev.set_defaults(func=_eval)
     tr = sub.add_parser("train", help="train policies").add_subparsers(dest="train_command", required=True)
     cpu = tr.add_parser("cpu", help="train the numpy defender and attacker on the CPU (minutes)")
