@@ -101,7 +101,7 @@ def test_the_token_is_sent(idle_server, with_token, monkeypatch):
     monkeypatch.delenv("OPENSOC_API_TOKEN")
     with pytest.raises(Exception, match="401"):
         OpenSOCDefenderEnv(idle_server)
-    assert OpenSOCDefenderEnv(idle_server, token=TOKEN).reset(task="stage1_basic", seed=5) == env._prompt
+    assert OpenSOCDefenderEnv(idle_server, token=TOKEN).reset(task="stage1_basic", seed=5) == "\n\n" + env._prompt
 
 
 def test_a_defender_episode_survives_an_idle_close(idle_server, with_token):

@@ -88,7 +88,7 @@ class _SessionEnv:
         result = self._live().reset(**reset_args)
         self._reset_args, self._prompt, self._trail = reset_args, result.observation.prompt, []
         self.reward, self.done, self.observation = 0.0, False, None
-        return self._prompt
+        return "\n\n" + self._prompt  # TRL appends it to the instructions as is: a blank line keeps them apart
 
     def _step(self, action: dict):
         """The service's answer to ``action``, reconnecting once when the server closed the connection."""
