@@ -88,3 +88,18 @@ def test_the_measurement_runs_with_any_chat_tokenizer(tmp_path, capsys):
     assert measured["stage2"]["tokens"]["max"] > 300 and measured["attacker"]["tokens"]["max"] > 300
     assert measured["attacker"]["answer_tokens"]["n"] > 100
     assert "| stage4 | prompt (in_process) |" in capsys.readouterr().out
+
+
+def test_the_readme_shows_the_measured_lengths_and_the_launch_config_reads():
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    for name, m in MEASURED.items():
+        assert f"{m['tokens']['max']:,}" in readme, name
+    assert f"{MEASURED['attacker']['answer_tokens']['max']:,}" in readme
+    pytest.importorskip("accelerate")
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    launch = load_config_from_file(str(REPO / "train" / "accelerate" / "multi_gpu.yaml"))
+    assert launch.distributed_type == "MULTI_GPU" and launch.mixed_precision == "bf16" and not launch.use_cpu
+    assert "--config_file train/accelerate/multi_gpu.yaml" in readme
