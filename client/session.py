@@ -99,7 +99,10 @@ class OpenSOCSession:
     def state(self) -> OpenSOCState:
         return parse_state(self._call({"type": "state"})["data"])
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """End the session; ``timeout`` (default: the session's ``close_timeout``) bounds the wait for the server."""
+        if timeout is not None:
+            self._connection.close_timeout = timeout
         try:
             self._ws.send(json.dumps({"type": "close"}))
         except Exception:  # noqa: BLE001 - already closed by the server

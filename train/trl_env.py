@@ -11,8 +11,11 @@ service as a format violation, so silence is never free.
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import json
 import os
+import time
 import weakref
 
 from ..client import OpenSOCError, OpenSOCSession
@@ -38,9 +41,29 @@ CLOSE_TIMEOUT_S = 2.0
 SESSION_GONE = ("SESSION_CLOSED", "SESSION_ERROR")
 
 
-def _close_session(session: OpenSOCSession) -> None:
+# The finalizers of the sessions still open, by a key of their own: closed together at interpreter exit.
+_OPEN: dict[int, weakref.finalize] = {}
+_keys = itertools.count()
+
+
+def _close_session(key: int, session: OpenSOCSession, timeout: float | None = None) -> None:
     """Close one session; module-level so that the finalizer holding it keeps no reference to its environment."""
-    session.close()
+    _OPEN.pop(key, None)
+    session.close(timeout)
+
+
+@atexit.register
+def _close_open_sessions() -> None:
+    """Close every session still open within one ``CLOSE_TIMEOUT_S`` in all: sixty-four environments on a stalled
+    server let the process exit about as soon as one would. One after another, each given what is left of the shared
+    deadline (a session past it drops its socket): Python 3.12 starts no thread at exit, and this runs while the
+    connections' own threads still run, which a close needs."""
+    # Detached, not called: weakref's own exit hook may have run first, after which a finalizer called drops its
+    # callback unrun.
+    calls = [info for info in (f.detach() for f in list(_OPEN.values())) if info is not None]
+    deadline = time.monotonic() + CLOSE_TIMEOUT_S
+    for _, func, args, _ in calls:
+        func(*args, timeout=max(0.0, deadline - time.monotonic()))
 
 
 def _tool_output(result) -> str:
@@ -50,9 +73,9 @@ def _tool_output(result) -> str:
 class _SessionEnv:
     """One WebSocket session and the role's reward; subclasses add ``reset`` and the role's one tool.
 
-    Invariants: the session is closed by a ``weakref.finalize``, when the environment is collected or at interpreter
-    exit (while threads still run, so the close cannot wait forever), never from ``__del__``; a close waits at most
-    ``CLOSE_TIMEOUT_S``. When the server has closed the connection mid-episode, the next action reconnects once,
+    Invariants: the session is closed by a ``weakref.finalize`` when the environment is collected, or at interpreter
+    exit with every other open session (while threads still run, so a close cannot wait forever), never from
+    ``__del__``; a close waits at most ``CLOSE_TIMEOUT_S``, and all closes at exit together as long. When the server has closed the connection mid-episode, the next action reconnects once,
     replays the episode so far (the reset and every tool call, which the service answers deterministically) and is
     sent again; a replay that differs from what the model saw raises instead of scoring another episode. Pickling
     keeps the episode but not the connection, which the copy opens on first use.
@@ -74,7 +97,10 @@ class _SessionEnv:
 
     def _connect(self) -> None:
         self._session = OpenSOCSession(self._base_url, token=self._token, close_timeout=CLOSE_TIMEOUT_S)
-        self._finalizer = weakref.finalize(self, _close_session, self._session)
+        key = next(_keys)
+        self._finalizer = weakref.finalize(self, _close_session, key, self._session)
+        self._finalizer.atexit = False  # _close_open_sessions closes it at exit, beside the others
+        _OPEN[key] = self._finalizer
 
     def _live(self) -> OpenSOCSession:
         """The session, connected; a copy made by unpickling connects here and resumes its episode."""
