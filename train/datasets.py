@@ -8,7 +8,7 @@ from ..env import materialized_incident
 from ..eval.frozen import SFT_PATH
 from .trl_env import ATTACKER_INSTRUCTIONS, DEFENDER_INSTRUCTIONS, INVESTIGATOR_INSTRUCTIONS
 
-GRPO_SEEDS_START = 3_000_000  # the hold-out uses 1,000,000+, the SFT set 2,000,000+
+GRPO_SEEDS_START = 3_000_000  # the hold-out uses 1,000,000+, the SFT set 2,000,000+, the investigation hold-out 4,000,000+
 
 
 def sft_dataset(limit: int | None = None):
