@@ -1,7 +1,8 @@
 """The results committed with OpenSOC, and the one command that makes them: ``opensoc regenerate``.
 
-The README's tables, the demo's Results tab and its baked before/after examples all read these files, so they are
-made by one function from the same code and seeds, byte for byte: ``opensoc regenerate`` rewrites them in a source
+The README's tables, the demo's Results tab (the evaluation plots and the CPU defender's curve, drawn from its
+committed training log) and its baked before/after examples all read these files, so they are made by one function
+from the same code and seeds, byte for byte: ``opensoc regenerate`` rewrites them in a source
 checkout, ``opensoc regenerate --check`` rebuilds them in a scratch folder and names every file that differs.
 Everyday evaluation writes elsewhere (``opensoc eval``'s working folder), so it can never overwrite them.
 """
@@ -37,6 +38,7 @@ COMMITTED_RUNS = (
                                                               "investigation_oracle")),
 )
 DEMO_EXAMPLES = "data/demo_examples.json"
+DEFENDER_LOG, DEFENDER_CURVE = "train/artifacts/cpu_defender_log.json", "train/artifacts/cpu_defender_curve.png"
 
 
 def write_committed_run(run: CommittedRun, root: Path) -> list[Path]:
@@ -69,9 +71,20 @@ def write_demo_examples(root: Path) -> Path:
     return path
 
 
+def write_defender_curve(root: Path) -> Path:
+    """Redraw the CPU defender's training curve from its committed log (training itself is ``opensoc train cpu``)."""
+    from ..train.cpu_defender import load_log, plot_curve
+
+    path = root / DEFENDER_CURVE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plot_curve(load_log(SOURCE_ROOT / DEFENDER_LOG), path)
+    return path
+
+
 def regenerate(root: Path) -> list[Path]:
     """Write every committed result under ``root``; returns the files written, relative to ``root``."""
-    written = [p for run in COMMITTED_RUNS for p in write_committed_run(run, root)] + [write_demo_examples(root)]
+    written = [p for run in COMMITTED_RUNS for p in write_committed_run(run, root)] + [write_demo_examples(root),
+                                                                                       write_defender_curve(root)]
     return [p.relative_to(root) for p in written]
 
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, free_port, wait_healthy
 
 import opensoc
-from opensoc.eval.committed import COMMITTED_RUNS, DEMO_EXAMPLES
+from opensoc.eval.committed import COMMITTED_RUNS, DEFENDER_CURVE, DEMO_EXAMPLES
 from opensoc.eval.investigate import INVESTIGATION_POLICIES
 from opensoc.eval.policies import BUILTIN
 from opensoc.task_api import CATALOG
@@ -76,7 +76,7 @@ def test_eval_refuses_a_task_the_split_does_not_hold(tmp_path):
 
 
 def test_regenerate_reproduces_the_committed_results_byte_for_byte(tmp_path):
-    committed = [run.folder for run in COMMITTED_RUNS] + [DEMO_EXAMPLES]
+    committed = [run.folder for run in COMMITTED_RUNS] + [DEMO_EXAMPLES, DEFENDER_CURVE]
     for rel in committed:
         source, target = REPO / rel, tmp_path / rel
         target.parent.mkdir(parents=True, exist_ok=True)
