@@ -126,6 +126,7 @@ def _play(env: OpenSOCEnv, reset: dict, actions: list[dict], episode_id: str) ->
         reward = obs.reward
         assert type(reward) is float and math.isfinite(reward) and DECLARED_LOW <= reward <= DECLARED_HIGH
     assert obs.done
+    assert env.grade().defender_reward == reward  # /grade reports the reward the wire carried
     return reward
 
 
