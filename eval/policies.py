@@ -137,5 +137,5 @@ def make_policy(name: str, **llm_args) -> Policy:
 
         return HFPolicy(llm_args["hf_model"], llm_args.get("hf_adapter"))
     if name not in BUILTIN:
-        raise ValueError(f"unknown policy {name!r}; expected one of: {', '.join([*BUILTIN, 'llm'])}")
+        raise ValueError(f"unknown policy {name!r}; expected one of: {', '.join([*BUILTIN, 'llm', 'hf'])}")
     return BUILTIN[name]
