@@ -139,5 +139,5 @@ def make_policy(name: str, **llm_args) -> Policy:
         return HFPolicy(llm_args["hf_model"], llm_args.get("hf_adapter"), device=llm_args.get("hf_device"),
                         batch_size=llm_args.get("hf_batch_size"), max_new_tokens=llm_args.get("hf_max_new_tokens") or 256)
     if name not in BUILTIN:
-        raise ValueError(f"unknown policy {name!r}; expected one of: {', '.join([*BUILTIN, 'llm'])}")
+        raise ValueError(f"unknown policy {name!r}; expected one of: {', '.join([*BUILTIN, 'llm', 'hf'])}")
     return BUILTIN[name]

@@ -31,6 +31,8 @@ def load_items(split: str = "holdout", tasks: Sequence[str] | None = None, limit
     elif ":" in split and split.split(":", 1)[0] in E1_TASKS:
         task, part = split.split(":", 1)
         spec = E1_TASKS[task]
+        if part not in spec.splits:
+            raise ValueError(f"unknown split {split!r}; expected one of: {', '.join(f'{task}:{s}' for s in spec.splits)}")
         rows = [r for r in e1_dataset(spec.dataset_file, e1_source()).rows if r["meta"].get("split") == part]
         if not rows:
             raise ValueError(f"{spec.dataset_file} has no {part!r} rows")
@@ -40,6 +42,10 @@ def load_items(split: str = "holdout", tasks: Sequence[str] | None = None, limit
         raise ValueError(f"unknown split {split!r}; expected 'holdout', 'investigation' or one of "
                          + ", ".join(f"{t}:<split>" for t in E1_TASKS))
     if tasks:
+        unknown = sorted(set(tasks) - {i["task"] for i in items})
+        if unknown:
+            raise ValueError(f"task {unknown[0]!r} is not in split {split!r}; it holds "
+                             + ", ".join(sorted({i['task'] for i in items})))
         items = [i for i in items if i["task"] in tasks]
     if limit is not None:
         kept: dict[str, int] = {}
