@@ -2,9 +2,9 @@
 
 ``python -m opensoc.train.prompt_lengths --tokenizer Qwen/Qwen2.5-3B-Instruct [--n 1024] [--out FILE]`` renders,
 with the tokenizer's own chat template and generation prompt, the prompts of every config in ``train/configs/``
-(GRPO stages: the first ``n`` training seeds, the alert in the prompt for ``reward: in_process`` and appended to the
-instructions, with the role's tool in the template, for ``reward: service`` and the attacker, as TRL appends
-``reset``'s text), the SFT rows (prompt and answer), and, for the attacker, its answer: a ``craft_incident`` call
+(GRPO stages: the first ``n`` training seeds, the alert in the prompt for ``reward: in_process``; for ``reward:
+service``, the attacker and the investigator, the role's instructions with ``reset``'s text appended, as TRL appends
+it, and the role's tools in the template; an investigator's tool outputs are part of its completion), the SFT rows (prompt and answer), and, for the attacker, its answer: a ``craft_incident`` call
 holding a real incident from each template. TRL's GRPO never truncates a prompt, so these maxima are what
 ``vllm_max_model_length`` (prompt + completion) and SFT's ``max_length`` (which does truncate) must cover.
 """
@@ -34,8 +34,11 @@ def _rendered(tokenizer, messages: list[dict], tools: list | None = None, genera
 
 def _tools(env_class) -> list:
     """The role's public methods as TRL passes them to the chat template: bound, so ``self`` is not a parameter."""
+    import inspect
+
     env = object.__new__(env_class)  # no connection: only the methods' signatures and docstrings are read
-    names = {"OpenSOCDefenderEnv": ["submit_triage"], "OpenSOCAttackerEnv": ["craft_incident"]}[env_class.__name__]
+    names = [n for n, _ in inspect.getmembers(env_class, inspect.isfunction)
+             if not n.startswith("_") and n not in ("reset", "get_reward")]
     return [getattr(env, name) for name in names]
 
 
@@ -43,18 +46,19 @@ def grpo_prompt_lengths(tokenizer, config: StageConfig, n: int) -> list[int]:
     """The rendered prompt length of each of the stage's first ``n`` training rows."""
     from ..env import OpenSOCEnv
     from .datasets import GRPO_SEEDS_START
-    from .trl_env import ATTACKER_INSTRUCTIONS, DEFENDER_INSTRUCTIONS, OpenSOCAttackerEnv, OpenSOCDefenderEnv
+    from .trl_env import (ATTACKER_INSTRUCTIONS, DEFENDER_INSTRUCTIONS, INVESTIGATOR_INSTRUCTIONS, OpenSOCAttackerEnv,
+                          OpenSOCDefenderEnv, OpenSOCInvestigatorEnv)
 
     seeds = range(GRPO_SEEDS_START, GRPO_SEEDS_START + n)
-    if config.role == "attacker":
-        briefs = (OpenSOCEnv().reset(task=config.task, seed=s, mode="attacker_only").prompt for s in seeds)
-        return [_rendered(tokenizer, [{"role": "user", "content": ATTACKER_INSTRUCTIONS + "\n\n" + b}],
-                          _tools(OpenSOCAttackerEnv)) for b in briefs]
-    alerts = (OpenSOCEnv().reset(task=config.task, seed=s, mode="defender_only").prompt for s in seeds)
-    if config.reward == "service":
-        return [_rendered(tokenizer, [{"role": "user", "content": DEFENDER_INSTRUCTIONS + "\n\n" + a}],
-                          _tools(OpenSOCDefenderEnv)) for a in alerts]
-    return [_rendered(tokenizer, [{"role": "user", "content": a}]) for a in alerts]
+    mode = "attacker_only" if config.role == "attacker" else "defender_only"
+    shown = (OpenSOCEnv().reset(task=config.task, seed=s, mode=mode).prompt for s in seeds)
+    if config.reward == "in_process":
+        return [_rendered(tokenizer, [{"role": "user", "content": text}]) for text in shown]
+    instructions, env_class = {"attacker": (ATTACKER_INSTRUCTIONS, OpenSOCAttackerEnv),
+                               "investigator": (INVESTIGATOR_INSTRUCTIONS, OpenSOCInvestigatorEnv),
+                               "defender": (DEFENDER_INSTRUCTIONS, OpenSOCDefenderEnv)}[config.role]
+    tools = _tools(env_class)
+    return [_rendered(tokenizer, [{"role": "user", "content": instructions + "\n\n" + text}], tools) for text in shown]
 
 
 def sft_row_lengths(tokenizer, limit: int | None = None) -> list[int]:
