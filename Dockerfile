@@ -11,8 +11,9 @@ RUN useradd --create-home --uid 1000 opensoc
 WORKDIR /app
 COPY --chown=opensoc:opensoc . /app
 
-# The service, the demo and E1 with its synthetic tier; no training extras.
-RUN pip install --no-cache-dir /app
+# The service, the demo and E1 with its synthetic tier; no training extras. Every dependency is pinned by the
+# constraints file, so a rebuild installs what was tested rather than whatever is newest that day.
+RUN pip install --no-cache-dir -c /app/constraints/docker.txt /app
 
 USER opensoc
 EXPOSE 8000

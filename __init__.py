@@ -4,4 +4,6 @@ The core (``schema`` → ``generator`` → ``verifier`` → ``rubric``, with the
 ``tasks``) is pure and deterministic: no I/O, no wall clock, no global random state.
 """
 
-__version__ = "0.1.0"
+# The one place the version is written: pyproject.toml reads it (dynamic), and the service, the CLI, the MCP
+# server info and /openapi.json report it; tests hold openenv.yaml and CHANGELOG.md to it.
+__version__ = "0.2.0"

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -62,20 +62,24 @@ from .env import (
     OpenSOCEnv,
 )
 from .holding import EpisodeStore, RunRegistry, new_run
+from .landing import DEMO_PATH, DESCRIPTION, EnvironmentInfo, ServiceIndex, environment_info, service_index, wants_html
 from .mcp_tools import JsonRpcRequest, answer_jsonrpc, handle_jsonrpc
 from .models import MODES, OpenSOCObservation, OpenSOCState
 from .schema import OpenSOCAction
 from .families.investigation import INVESTIGATION_DEFENDERS
-from .tasks.registry import E1_TASKS, INVESTIGATION_TASKS, TASKS, all_task_names
+from .tasks.registry import E1_TASKS, INVESTIGATION_TASKS, all_task_names
+from .task_api import (
+    CATALOG,
+    SplitRequest,
+    TaskIndexRequest,
+    TaskRangeRequest,
+    UnknownSplitError,
+    task_overview,
+)
 from .wire import MAX_SEED, RequestError, WireError, error_body, json_bytes, parse_json
 
 log = logging.getLogger("opensoc.service")
 
-DESCRIPTION = (
-    "Two-role security-incident environment: an attacker crafts a structured incident, a defender triages the SIEM "
-    "alert (dismiss, monitor, quarantine_host, block_ip, escalate) citing a log id, and a deterministic verifier "
-    "scores both from the structured events alone."
-)
 
 STATUS = {
     "MALFORMED_JSON": 400,
@@ -83,6 +87,7 @@ STATUS = {
     "STATELESS_MODE": 400,
     "UNAUTHORIZED": 401,
     "FORBIDDEN_ORIGIN": 403,
+    "INDEX_OUT_OF_RANGE": 400,
     "NOT_FOUND": 404,
     "UNKNOWN_EPISODE": 404,
     "EPISODE_EXPIRED": 404,
@@ -115,7 +120,9 @@ EXPECTED: dict[str, Any] = {
     "mode": list(MODES),
     "defender_policy": [*DEFENDER_POLICIES, *INVESTIGATION_DEFENDERS],
     "use_replay_pool": "true or false",
-    "split": sorted({s for spec in E1_TASKS.values() for s in spec.splits}),
+    "split": {"E1 tasks": sorted({s for spec in E1_TASKS.values() for s in spec.splits}),
+              "with index (the Task API)": list(CATALOG.split_names())},
+    "index": "an integer from 0, below the split's num_tasks (POST /opensoc/num_tasks)",
     "scoring": list(E1_SCORING),
     "run_id": "1 to 64 characters from A-Z a-z 0-9 _ . : -",
     "timeout_s": "a number above 0 and at most 3600",
@@ -212,7 +219,10 @@ class ResetParams(BaseModel):
     use_replay_pool: bool = Field(default=False, description="Stage 4: replay plausible attacker incidents of the run named by run_id.")
     run_id: str | None = Field(default=None, pattern=RUN_ID_PATTERN,
                                description="Attacker run shared by the episodes that name it (novelty memory, replay pool).")
-    split: str | None = Field(default=None, max_length=16, description="E1 tasks: train, dev, test or ood.")
+    split: str | None = Field(default=None, max_length=64, description="E1 tasks: train, dev, test or ood; with index, "
+                              "a split of the Task API (GET /opensoc/splits).")
+    index: int | None = Field(default=None, ge=0, le=MAX_SEED, description="With split: start the Task API's task at "
+                              "this index (it names the task and seed).")
     scoring: str | None = Field(default=None, max_length=16, description="E1 tasks: default or compat.")
 
 
@@ -261,10 +271,10 @@ def _query_params(request: Request, names: tuple[str, ...]) -> dict[str, Any]:
         if key in params:
             raise RequestError("INVALID_REQUEST", f"query parameter {key!r} is given more than once", field=key,
                                expected="each parameter once")
-        if key == "seed":
+        if key in ("seed", "index"):
             if not re.fullmatch(r"[0-9]{1,19}", value) or int(value) > MAX_SEED:
-                raise RequestError("INVALID_PARAMETER", f"seed must be an integer from 0 to {MAX_SEED} in ASCII "
-                                   f"digits, got {value[:40]!r}", field="seed")
+                raise RequestError("INVALID_PARAMETER", f"{key} must be an integer from 0 to {MAX_SEED} in ASCII "
+                                   f"digits, got {value[:40]!r}", field=key)
             value = int(value)
         elif key == "use_replay_pool":
             if value not in ("true", "false"):
@@ -436,6 +446,38 @@ class OpenSOCService:
         return self.store.get(request.episode_id, touch=False).grade().model_dump(mode="json")
 
 
+TASK_API_ENV = "opensoc"  # the {env_name} of OpenEnv's Task API routes (OpenEnv compares it case-insensitively)
+
+
+def _task_api_env(env_name: str, request: Request) -> None:
+    _query_params(request, ())
+    if env_name.lower() != TASK_API_ENV:
+        raise RequestError("NOT_FOUND", f"unknown environment {env_name[:64]!r}: this server serves {TASK_API_ENV!r}",
+                           field="env_name", expected=[TASK_API_ENV])
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _task_api_body(env_name: str, request: Request, model: type[M], raw: bytes) -> M:
+    _task_api_env(env_name, request)
+    try:
+        return model.model_validate(_object_body(raw, "Task API"))
+    except ValidationError as exc:
+        raise _invalid(exc, model, "INVALID_REQUEST") from None
+
+
+def _task_api_call(fn: Callable[..., Any], *args: Any) -> Any:
+    """A catalog call, with its refusals as 4xx: an unknown split (422) or an index outside it (400, as OpenEnv)."""
+    try:
+        return fn(*args)
+    except UnknownSplitError as exc:
+        raise RequestError("INVALID_PARAMETER", str(exc), field="split", expected=exc.expected) from None
+    except IndexError as exc:
+        raise RequestError("INDEX_OUT_OF_RANGE", str(exc), field="index",
+                           expected=f"an integer from 0 to {CATALOG.num_tasks(args[0]) - 1}") from None
+
+
 T = TypeVar("T")
 
 
@@ -469,7 +511,8 @@ async def _json_bytes_of(request: Request) -> bytes:
 def _schema_components() -> dict[str, Any]:
     """JSON Schemas of the request bodies, for OpenAPI's components (so fuzzers and clients see them)."""
     _, top = models_json_schema([(ResetParams, "validation"), (StepRequest, "validation"), (GradeRequest, "validation"),
-                                 (OpenSOCAction, "validation"), (JsonRpcRequest, "validation")],
+                                 (OpenSOCAction, "validation"), (JsonRpcRequest, "validation"), (SplitRequest, "validation"),
+                                 (TaskIndexRequest, "validation"), (TaskRangeRequest, "validation")],
                                 ref_template="#/components/schemas/{model}")
     schemas = top["$defs"]
     schemas["StepRequest"]["properties"]["action"] = {"$ref": "#/components/schemas/OpenSOCAction"}
@@ -499,8 +542,10 @@ def _query_doc(names: tuple[str, ...], model: type[BaseModel]) -> dict:
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Build the OpenSOC API app (the demo is mounted by ``server.py``)."""
     settings = settings or ServiceSettings()
-    app = FastAPI(title="OpenEnv Environment HTTP API", version="1.0.0", description=DESCRIPTION,
-                  docs_url="/docs", redoc_url="/redoc")
+    # info.version is the package's version: OpenEnv's validator accepts any string there (it reads an "1.x"
+    # as its HTTP profile name and reports others as unknown), and a client reading /openapi.json should learn
+    # which OpenSOC it talks to.
+    app = FastAPI(title="OpenSOC", version=__version__, description=DESCRIPTION, docs_url="/docs", redoc_url="/redoc")
     service, worker = OpenSOCService(settings), CoreWorker()
     ws_active = {"count": 0}
     app.state.settings, app.state.service, app.state.store, app.state.worker = settings, service, service.store, worker
@@ -537,10 +582,18 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def health() -> dict:
         return {"status": "healthy"}
 
-    @app.get("/metadata", summary="Name and description")
-    async def metadata() -> dict:
-        return {"name": "opensoc", "description": DESCRIPTION, "readme_content": None, "version": __version__,
-                "author": "OpenSOC", "documentation_url": None}
+    @app.get("/", summary="Where to go: the demo or the API docs for a browser, an index of the API otherwise",
+             response_model=ServiceIndex, responses={307: {"description": "A browser is sent to the demo or /docs"}})
+    async def root(request: Request) -> Response:
+        _query_params(request, ())
+        landing = DEMO_PATH if any(getattr(r, "path", None) == DEMO_PATH for r in app.routes) else "/docs"
+        if wants_html(request.headers.get("accept", "")):
+            return RedirectResponse(landing, status_code=307)
+        return Response(json_bytes(service_index(landing).model_dump(mode="json")), media_type="application/json")
+
+    @app.get("/metadata", summary="Name, description, version, README and documentation", response_model=EnvironmentInfo)
+    async def metadata(request: Request) -> dict:
+        return environment_info(str(request.base_url)).model_dump(mode="json")
 
     @app.get("/schema", summary="JSON Schemas of the action, observation and state as sent")
     async def schema() -> dict:
@@ -551,14 +604,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @app.get("/tasks", summary="The curriculum tasks, modes and defaults")
     async def tasks() -> dict:
         return {
-            "tasks": [{"name": s.name, "family": "triage", "stage": s.stage, "title": s.title, "description": s.description}
-                      for s in TASKS.values()]
-            + [{"name": s.name, "family": "investigation", "stage": s.stage, "title": s.title, "description": s.description,
-                "call_budget": s.call_budget, "store_events": s.store_events, "store_hours": s.store_hours}
-               for s in INVESTIGATION_TASKS.values()]
-            + [{"name": s.name, "family": "e1", "stage": None, "title": s.title, "description": s.description,
-                "splits": list(s.splits), "default_split": s.default_split, "scoring": ["default", "compat"]}
-               for s in E1_TASKS.values()],
+            "tasks": task_overview(),
             "modes": list(MODES),
             "defender_policies": list(DEFENDER_POLICIES),
             "investigation_defenders": list(INVESTIGATION_DEFENDERS),
@@ -568,6 +614,43 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     def _json(text: str | dict) -> Response:
         return Response(text if isinstance(text, str) else json_bytes(text), media_type="application/json")
+
+    # OpenEnv's Task API (ORS-compatible), under this environment's name; listing runs on the worker like every
+    # other piece of core work, since the first listing of a split builds it.
+    @app.get("/list_environments", summary="Task API: the environments this server serves", tags=["Task API"])
+    async def list_environments(request: Request) -> list[str]:
+        _query_params(request, ())
+        return [TASK_API_ENV]
+
+    @app.get("/{env_name}/splits", summary="Task API: the splits, their types and sizes", tags=["Task API"])
+    async def task_splits(env_name: str, request: Request) -> Response:
+        _task_api_env(env_name, request)
+        return _json(await worker.run(_task_api_call, CATALOG.list_splits))
+
+    @app.post("/{env_name}/tasks", summary="Task API: every task of a split", tags=["Task API"],
+              openapi_extra=_body_doc("SplitRequest", True))
+    async def task_list(env_name: str, request: Request) -> Response:
+        body = _task_api_body(env_name, request, SplitRequest, await _json_bytes_of(request))
+        return _json({"tasks": await worker.run(_task_api_call, CATALOG.list_tasks, body.split), "env_name": TASK_API_ENV})
+
+    @app.post("/{env_name}/num_tasks", summary="Task API: how many tasks a split holds", tags=["Task API"],
+              openapi_extra=_body_doc("SplitRequest", True))
+    async def task_count(env_name: str, request: Request) -> Response:
+        body = _task_api_body(env_name, request, SplitRequest, await _json_bytes_of(request))
+        return _json({"num_tasks": await worker.run(_task_api_call, CATALOG.num_tasks, body.split)})
+
+    @app.post("/{env_name}/task", summary="Task API: one task by split and index", tags=["Task API"],
+              openapi_extra=_body_doc("TaskIndexRequest", True))
+    async def task_at(env_name: str, request: Request) -> Response:
+        body = _task_api_body(env_name, request, TaskIndexRequest, await _json_bytes_of(request))
+        return _json({"task": await worker.run(_task_api_call, CATALOG.get_task, body.split, body.index)})
+
+    @app.post("/{env_name}/task_range", summary="Task API: the tasks in [start, stop) of a split", tags=["Task API"],
+              openapi_extra=_body_doc("TaskRangeRequest", True))
+    async def task_range(env_name: str, request: Request) -> Response:
+        body = _task_api_body(env_name, request, TaskRangeRequest, await _json_bytes_of(request))
+        tasks = await worker.run(_task_api_call, CATALOG.get_task_range, body.split, body.start, body.stop)
+        return _json({"tasks": tasks})
 
     @app.post("/reset", summary="Start an episode", openapi_extra={**_body_doc("ResetParams"),
                                                                    **_query_doc(RESET_QUERY, ResetParams)})

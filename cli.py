@@ -1,7 +1,16 @@
 """The ``opensoc`` command line.
 
+    opensoc --version
+    opensoc serve [--host 0.0.0.0] [--port 8000]
+    opensoc tasks [--json]
+    opensoc eval --policy P [P ...] --split holdout|investigation|<e1 task>:<split> [--out DIR]
+    opensoc regenerate [--check | --into DIR]
+    opensoc train cpu [--out DIR]
     opensoc data build-e1 --iot23 DIR [DIR ...] --unsw FILE [FILE ...] --unsw-features FILE \\
                           --cic FILE [FILE ...] --out DIR [--seed 42]
+
+Runs write to a working folder under the current directory (``runs/``) unless ``--out`` says otherwise; only
+``opensoc regenerate`` writes the results committed with the repository.
 """
 
 from __future__ import annotations
@@ -9,6 +18,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from . import __version__
+
+RUNS = Path("runs")  # the working folder, relative to where the command runs
 
 
 def _with_ci(figure: dict) -> str:
@@ -43,11 +56,30 @@ def _build_e1(args: argparse.Namespace) -> int:
     return 0
 
 
+def _failed_requests(records: dict, out: Path, allowed: bool) -> int:
+    """The exit status of an evaluation: 1 when a request to a model endpoint failed and failures are not allowed.
+
+    Failed requests are scored as format violations, which is no measurement of the model: the run's files keep each
+    failure's text (``error`` in records.jsonl), and only ``--allow-failures`` makes such a run a success.
+    """
+    from .eval.runner import request_failures
+
+    failed = {name: request_failures(rows) for name, rows in records.items()}
+    for name, rows in failed.items():
+        if rows:
+            print(f"opensoc: {'warning' if allowed else 'error'}: {len(rows)} of {len(records[name])} requests of "
+                  f"{name} got no answer from the endpoint, scored as format violations (first: {rows[0]['error']}); "
+                  f"see {out / 'records.jsonl'}" + ("" if allowed else "; --allow-failures accepts such a run"),
+                  file=sys.stderr)
+    return 1 if any(failed.values()) and not allowed else 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from .eval.policies import make_policy
     from .eval.report import markdown_table, write_run
     from .eval.runner import load_items, run_policy, summarize
 
+    out = args.out or RUNS / "eval" / args.split.replace(":", "_")
     items = load_items(args.split, args.tasks, args.limit)
     llm_args = dict(base_url=args.base_url, model=args.model, api_key_env=args.api_key_env, concurrency=args.concurrency,
                     timeout_s=args.timeout, retries=args.retries, cache_dir=args.cache_dir)
@@ -64,22 +96,73 @@ def _eval(args: argparse.Namespace) -> int:
             rows = run_investigations(policy, items, url=args.url)
             key = policy.name if name == "llm" else name
             records[key], results[key] = rows, summarize_investigations(rows)
-        written = write_run(args.out, args.split, results, records)
+        written = write_run(out, args.split, results, records)
         print(markdown_table(results))
-        print(f"wrote {len(written)} files to {args.out}")
-        return 0
+        print(f"wrote {len(written)} files to {out}")
+        return _failed_requests(records, out, args.allow_failures)
     for name in args.policy:
         if name == "llm":
             policy = make_policy(name, **llm_args)
         elif name == "hf":
-            policy = make_policy(name, hf_model=args.hf_model, hf_adapter=args.hf_adapter)
+            policy = make_policy(name, hf_model=args.hf_model, hf_adapter=args.hf_adapter, hf_device=args.hf_device,
+                                 hf_batch_size=args.hf_batch_size, hf_max_new_tokens=args.hf_max_new_tokens)
         else:
             policy = make_policy(name)
         rows = run_policy(policy, items, url=args.url)
         records[policy.name], results[policy.name] = rows, summarize(rows)
-    written = write_run(args.out, args.split, results, records)
+        if getattr(policy, "generation", None):  # hf: where and how fast it generated, kept with its results
+            results[policy.name]["generation"] = policy.generation
+            g = policy.generation
+            print(f"{policy.name}: {g['new_tokens']} new tokens in {g['seconds']} s ({g['tokens_per_s']} tokens/s) on "
+                  f"{g['device']} in {g['dtype']}, batch {g['batch_size']}", file=sys.stderr)
+    written = write_run(out, args.split, results, records)
     print(markdown_table(results))
-    print(f"wrote {len(written)} files to {args.out}")
+    print(f"wrote {len(written)} files to {out}")
+    return _failed_requests(records, out, args.allow_failures)
+
+
+def _regenerate(args: argparse.Namespace) -> int:
+    from .eval.committed import COMMITTED_RUNS, drift, regenerate, source_checkout
+
+    if args.check:
+        stale = drift(args.into or source_checkout())
+        for rel in stale:
+            print(f"differs from a fresh regeneration: {rel}", file=sys.stderr)
+        print(f"{len(stale)} committed result files differ" if stale else "the committed results regenerate byte for byte")
+        return 1 if stale else 0
+    root = args.into or source_checkout()
+    written = regenerate(root)
+    for run in COMMITTED_RUNS:
+        print(f"{run.folder}: {run.command()}")
+    print(f"wrote {len(written)} files under {root}")
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    import json
+
+    from .task_api import CATALOG, task_overview
+
+    if args.json:
+        print(json.dumps({"tasks": task_overview(), "splits": CATALOG.list_splits()}, indent=1))
+        return 0
+    print("| task | family | stage | title |\n|---|---|---|---|")
+    for t in task_overview():
+        print(f"| {t['name']} | {t['family']} | {t['stage'] if t['stage'] is not None else '-'} | {t['title']} |")
+    print("\nTask API splits (GET /opensoc/splits; reset(split=..., index=...) starts a task):")
+    for split in CATALOG.list_splits():
+        print(f"  {split['name']:<18} {split['type']:<10} {split['num_tasks']:>6}  {split['description']}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    # server.py reads its address and limits from the environment when it is imported, as in the container.
+    os.environ["HOST"], os.environ["PORT"] = args.host, str(args.port)
+    from . import server
+
+    server.main()
     return 0
 
 
@@ -88,7 +171,7 @@ def _train_cpu(args: argparse.Namespace) -> int:
 
     from .train import cpu_attacker, cpu_defender
 
-    out = args.out
+    out = args.out or RUNS / "train" / "cpu"
     out.mkdir(parents=True, exist_ok=True)
     if args.role in ("defender", "both"):
         config = cpu_defender.DefenderTrainConfig(incidents_per_stage=args.incidents_per_stage, seed=args.seed)
@@ -146,29 +229,49 @@ def _policy_help() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opensoc", description="OpenSOC command line")
+    parser.add_argument("--version", action="version", version=f"opensoc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the API and the demo (what the container runs)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+    tasks = sub.add_parser("tasks", help="list the curriculum tasks and the Task API's splits")
+    tasks.add_argument("--json", action="store_true", help="print JSON (the /tasks overview and the splits)")
+    tasks.set_defaults(func=_tasks)
     ev = sub.add_parser("eval", help="evaluate policies on a frozen split and write tables and plots")
     ev.add_argument("--policy", nargs="+", default=["heuristic"], help=_policy_help())
     ev.add_argument("--split", default="holdout", help="holdout, investigation (the frozen investigation cases), or an "
                     "E1 task and split such as e1_iot23:test")
     ev.add_argument("--tasks", nargs="*", help="only these tasks")
     ev.add_argument("--limit", type=int, help="at most this many examples per task")
-    ev.add_argument("--out", type=Path, default=Path("eval_runs/latest"), help="output folder")
+    ev.add_argument("--out", type=Path, help="output folder (default: runs/eval/<split> under the current directory)")
     ev.add_argument("--url", help="evaluate against a running server (default: in-process)")
     ev.add_argument("--base-url", help="llm: OpenAI-compatible base URL, e.g. http://localhost:8001/v1")
     ev.add_argument("--model", help="llm: model name")
     ev.add_argument("--api-key-env", default="OPENAI_API_KEY", help="llm: environment variable holding the key")
     ev.add_argument("--concurrency", type=int, default=8)
     ev.add_argument("--timeout", type=float, default=60.0)
-    ev.add_argument("--retries", type=int, default=3)
+    ev.add_argument("--retries", type=int, default=3, help="llm: retries of a failed request, with exponential backoff")
+    ev.add_argument("--allow-failures", action="store_true", help="llm: exit 0 even when requests to the endpoint "
+                    "failed after their retries (they are scored as format violations either way)")
     ev.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "opensoc" / "llm")
     ev.add_argument("--hf-model", help="hf: a local or Hub model for transformers")
     ev.add_argument("--hf-adapter", help="hf: a LoRA adapter folder to load on top")
+    ev.add_argument("--hf-device", help="hf: cpu, cuda or cuda:N (default: CUDA when present, in bf16; else the CPU)")
+    ev.add_argument("--hf-batch-size", type=int, help="hf: prompts per generate call (default: 32 on CUDA, 8 on CPU)")
+    ev.add_argument("--hf-max-new-tokens", type=int, default=256, help="hf: the longest answer generated")
     ev.set_defaults(func=_eval)
+    regen = sub.add_parser("regenerate", help="rewrite the committed results (docs/eval, docs/eval_investigation, "
+                           "the demo's examples) byte for byte")
+    regen.add_argument("--check", action="store_true", help="write nothing; fail naming every committed file that a "
+                       "fresh regeneration would change")
+    regen.add_argument("--into", type=Path, help="another root to write (or check) instead of this source checkout")
+    regen.set_defaults(func=_regenerate)
     tr = sub.add_parser("train", help="train policies").add_subparsers(dest="train_command", required=True)
     cpu = tr.add_parser("cpu", help="train the numpy defender and attacker on the CPU (minutes)")
     cpu.add_argument("--role", choices=["defender", "attacker", "both"], default="both")
-    cpu.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "train" / "artifacts")
+    cpu.add_argument("--out", type=Path, help="output folder (default: runs/train/cpu under the current directory; "
+                     "the committed policies in train/artifacts/ are what the cpu_defender policy loads)")
     cpu.add_argument("--incidents-per-stage", type=int, default=5000)
     cpu.add_argument("--attacker-steps", type=int, default=600)
     cpu.add_argument("--seed", type=int, default=0)

@@ -49,8 +49,9 @@ def check_incident(text: str) -> tuple[str, str]:
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="OpenSOC demo") as demo:
-        gr.Markdown("# OpenSOC: before vs after\nA SIEM alert with its log window, triaged by the heuristic baseline "
-                    "and by the CPU-trained defender, scored by the deterministic verifier.")
+        gr.Markdown("# OpenSOC: before vs after\nA SIEM alert with its log window, triaged by the baseline (`heuristic`, "
+                    "a SOC playbook) and by the trained defender (`cpu_defender`, trained on a CPU from the "
+                    "environment's reward), scored by the deterministic verifier.")
         with gr.Tab("Incident"):
             with gr.Row():
                 stage = gr.Dropdown(STAGES, value="stage3_mixed", label="Stage")

@@ -1,8 +1,9 @@
 """What the demo shows, computed from the core: incidents with both defenders' decisions, and attacker checks.
 
-The demo page only renders what these functions return. "Before" is the built-in
-``heuristic`` playbook and "after" the CPU-trained defender (``train/artifacts``); baked
-cases come from ``data/demo_examples.json`` (``python -m opensoc.eval.bake_demo``).
+The demo page only renders what these functions return. The baseline ("before") is the built-in
+``heuristic`` playbook and the trained defender ("after") ``cpu_defender`` (``train/artifacts``); baked
+cases come from ``data/demo_examples.json`` (``opensoc regenerate``), and both modes title a decision
+``defender_title(side, policy)``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,16 @@ RESULT_IMAGES = (
     ("CPU defender training", ROOT / "train" / "artifacts" / "cpu_defender_curve.png"),
     ("CPU attacker training", ROOT / "train" / "artifacts" / "cpu_attacker_curve.png"),
 )
-BEFORE, AFTER = "heuristic (baseline)", "CPU-trained defender"
+# Both modes name a defender the same way: its side, then the policy's name as `opensoc eval` and the baked file
+# write it. Live cases use the same two policies bake_demo bakes by default.
+SIDE_TITLES = {"before": "Baseline", "after": "Trained"}
+
+
+def defender_title(side: str, policy: str) -> str:
+    return f"{SIDE_TITLES[side]}: {policy}"
+
+
+BEFORE, AFTER = defender_title("before", "heuristic"), defender_title("after", "cpu_defender")
 
 
 @dataclass(frozen=True)
@@ -93,7 +103,7 @@ def baked_cases() -> tuple[DemoCase, ...]:
         def decision(side: str) -> Decision:
             d = e[side]
             triage = SubmitTriage(action=d["action"], cited_log_id=d["cited_log_id"]) if d["action"] else None
-            return _decide(f"{d['policy']} ({side})", triage, truth)
+            return _decide(defender_title(side, d["policy"]), triage, truth)
 
         cases.append(DemoCase(
             title=f"{e['task']}, seed {e['seed']} (baked)", alert=Alert.model_validate(e["alert"]),
@@ -106,14 +116,22 @@ def baked_cases() -> tuple[DemoCase, ...]:
 # ------------------------------------------------------------------------ rendering
 
 
-def _fields(event) -> str:
+def _fields(event) -> list[str]:
     data = event.model_dump(mode="json", exclude_none=True, exclude={"log_id", "timestamp", "event_type", "source",
                                                                         "host", "user"})
-    return "; ".join(f"{k}={v}" for k, v in data.items())
+    return [f"{k}={v}" for k, v in data.items()]
+
+
+LOG_TABLE_STYLE = ("<style>#log-window{overflow-x:auto;max-width:100%}"
+                   "#log-window table{width:100%;border-collapse:collapse;font-size:13px}"
+                   "#log-window th,#log-window td{padding:4px 6px;vertical-align:top;text-align:left}"
+                   "#log-window td.fields{font-family:monospace;font-size:12px;overflow-wrap:anywhere;width:50%;"
+                   "min-width:14em}</style>")
 
 
 def log_window_html(case: DemoCase) -> str:
-    """The log window as a table; cited and triggering rows are highlighted."""
+    """The log window as a table; cited and triggering rows are highlighted. Long field values wrap, and on a
+    screen too narrow for the table it scrolls sideways instead of being cut off."""
     cited = {case.before.cited_log_id, case.after.cited_log_id}
     rows = []
     for e in case.alert.events:
@@ -128,11 +146,11 @@ def log_window_html(case: DemoCase) -> str:
         rows.append(
             f'<tr style="{style}" data-log-id="{html.escape(e.log_id)}"><td><b>{html.escape(e.log_id)}</b></td>'
             f"<td>{html.escape(e.timestamp)}</td><td>{html.escape(e.event_type)}</td><td>{html.escape(e.host)}</td>"
-            f"<td>{html.escape(e.user or '')}</td><td style='font-family:monospace;font-size:12px'>{html.escape(_fields(e))}</td>"
+            f"<td>{html.escape(e.user or '')}</td><td class='fields'>{'<br>'.join(map(html.escape, _fields(e)))}</td>"
             f"<td>{', '.join(marks)}</td></tr>"
         )
     head = "<tr><th>log_id</th><th>time</th><th>type</th><th>host</th><th>user</th><th>fields (untrusted log data)</th><th></th></tr>"
-    return f'<div id="log-window"><table style="width:100%;border-collapse:collapse">{head}{"".join(rows)}</table></div>'
+    return f'{LOG_TABLE_STYLE}<div id="log-window"><table>{head}{"".join(rows)}</table></div>'
 
 
 def alert_markdown(case: DemoCase) -> str:

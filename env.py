@@ -63,6 +63,7 @@ class OpenSOCEnv:
         use_replay_pool: bool = False,
         split: str | None = None,
         scoring: str | None = None,
+        index: int | None = None,
     ) -> OpenSOCObservation:
         """Start an episode. Defaults: task ``stage1_basic``, mode ``defender_only``, seed 0.
 
@@ -70,7 +71,12 @@ class OpenSOCEnv:
         ``use_replay_pool`` (stage 4 draws sound attacker incidents recorded by this run; off by default so that
         (task, seed) always names the same incident). Investigation tasks take ``mode`` and ``defender_policy``.
         E1 tasks take ``split`` and ``scoring``; the flow shown is row ``seed mod len(split)``.
+
+        ``split`` with ``index`` picks a task of OpenEnv's Task API instead (``task_api``): the task at that index
+        names the task and seed (and an E1 row's split), so neither may be given beside it.
         """
+        if index is not None:
+            task, seed, split = _task_api_choice(split, index, task, seed)
         task = task if task is not None else DEFAULT_TASK
         family = family_for(task) if isinstance(task, str) else None
         if family is None:
@@ -127,6 +133,27 @@ class OpenSOCEnv:
 
     def close(self) -> None:
         self._ep, self._family = None, None
+
+
+def _task_api_choice(split: Any, index: Any, task: Any, seed: Any) -> tuple[str, int, str | None]:
+    """The (task, seed, E1 split) a Task API ``split`` and ``index`` name; refuses a task or seed given beside them."""
+    from .task_api import CATALOG, UnknownSplitError  # task_api reads the frozen files, whose module imports this one
+
+    for name, value in (("task", task), ("seed", seed)):
+        if value is not None:
+            raise InvalidParameterError(f"{name} is given with index: a Task API split and index name the task and "
+                                        f"seed, so give one or the other", field=name, expected="omit it, or omit index")
+    if split is None:
+        raise InvalidParameterError("index picks a task of a Task API split: name the split too", field="split",
+                                    expected=list(CATALOG.split_names()))
+    try:
+        entry = CATALOG.entry(split, index)
+    except UnknownSplitError as exc:
+        raise InvalidParameterError(str(exc), field="split", expected=exc.expected) from None
+    except IndexError as exc:
+        raise InvalidParameterError(str(exc), field="index", expected=f"an integer from 0 to "
+                                    f"{CATALOG.num_tasks(split) - 1}") from None
+    return entry.reset["task"], entry.reset["seed"], entry.reset.get("split")
 
 
 def _tool_tasks() -> set[str]:

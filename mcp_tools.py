@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import __version__
 from .env import DEFAULT_SEED, DEFAULT_TASK, EpisodeError, OpenSOCEnv
 from .schema import SubmitTriage
 from .investigation.case import build_case
@@ -129,7 +130,7 @@ def answer_jsonrpc(req: Any) -> dict:
         return _response(request_id, error=(INVALID_PARAMS, "params must be an object"))
     if method == "initialize":
         return _response(request_id, result={"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
-                                             "serverInfo": {"name": "opensoc", "version": "0.1.0"}})
+                                             "serverInfo": {"name": "opensoc", "version": __version__}})
     if method == "tools/list":
         return _response(request_id, result={"tools": TOOLS})
     if method != "tools/call":

@@ -52,16 +52,19 @@ def _reset_frame(task, mode, seed, episode_id, extra) -> dict:
 class OpenSOCSession:
     """A synchronous WebSocket session: ``reset``/``step``/``state`` over one connection.
 
-    ``token`` (or ``$OPENSOC_API_TOKEN``) is sent as a bearer token when connecting.
+    ``token`` (or ``$OPENSOC_API_TOKEN``) is sent as a bearer token when connecting. ``close`` waits at most
+    ``close_timeout`` seconds for the server's half of the closing handshake, then drops the socket.
     """
 
-    def __init__(self, base_url: str = DEFAULT_URL, open_timeout: float = 10.0, token: str | None = None):
+    def __init__(self, base_url: str = DEFAULT_URL, open_timeout: float = 10.0, token: str | None = None,
+                 close_timeout: float = 10.0):
         self._url, self._open_timeout, self._headers = ws_url(base_url), open_timeout, auth_headers(token)
+        self._close_timeout = close_timeout
         self._connect()
 
     def _connect(self) -> None:
-        self._connection = sync_connect(self._url, open_timeout=self._open_timeout, max_size=MAX_MESSAGE_BYTES,
-                                        additional_headers=self._headers)
+        self._connection = sync_connect(self._url, open_timeout=self._open_timeout, close_timeout=self._close_timeout,
+                                        max_size=MAX_MESSAGE_BYTES, additional_headers=self._headers)
         self._ws = self._connection.__enter__()
 
     def __enter__(self) -> OpenSOCSession:
@@ -96,7 +99,10 @@ class OpenSOCSession:
     def state(self) -> OpenSOCState:
         return parse_state(self._call({"type": "state"})["data"])
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """End the session; ``timeout`` (default: the session's ``close_timeout``) bounds the wait for the server."""
+        if timeout is not None:
+            self._connection.close_timeout = timeout
         try:
             self._ws.send(json.dumps({"type": "close"}))
         except Exception:  # noqa: BLE001 - already closed by the server

@@ -1,8 +1,15 @@
 """Tiered loading of E1 datasets: local files, then the Hugging Face Hub, then the synthetic tier.
 
-``load_e1_dataset`` never falls back silently: the tier it used and why are logged at
-WARNING level when it is not the local file, and written into every row's ``meta.tier``
-and ``meta.tier_reason``.
+Nothing falls back silently, and nothing falls back for a name the caller gave:
+
+- a dataset name must be one of ``DATASETS`` (the files ``opensoc data build-e1`` writes) or the path of an
+  existing file; anything else is an ``UnknownDatasetError`` that lists what exists. A source must be one of
+  ``DATASET_SOURCES``.
+- a tier is chosen only under ``dataset_source="auto"``, and the synthetic tier stands in only where no name was
+  given (``load_e1_dataset()`` with its default, or the service's own tasks through ``load_task_dataset``): a
+  dataset asked for by name is that dataset or an ``E1DataError`` saying where it was looked for.
+- the tier used and why are logged at WARNING level when it is not the local file, and written into every row's
+  ``meta.tier`` and ``meta.tier_reason``.
 
 - ``local``: ``dataset_name`` as a path, or under ``data_dir`` (``$E1_DATA_DIR``, default
   ``~/.cache/opensoc/e1``), where ``opensoc data build-e1 --out`` puts it.
@@ -30,7 +37,7 @@ from pathlib import Path
 from typing import Literal
 
 from .audit import one_class_purpose
-from .builder import IOT23_FILE, assign_splits, to_row
+from .builder import CIC_FILE, IOT23_FILE, UNSW_FILE, assign_splits, to_row
 from .synthetic import synthetic_flows
 
 log = logging.getLogger("opensoc.e1")
@@ -41,8 +48,22 @@ SYNTHETIC_ROWS = 600
 EVALUATION_SUFFIX = ":eval"  # "ood:eval": the ood rows, drawn to be measured rather than trained on
 
 
+DATASETS = (IOT23_FILE, CIC_FILE, UNSW_FILE)  # what `opensoc data build-e1` writes, and what the synthetic tier imitates
+DATASET_TASKS = {"e1_iot23": IOT23_FILE, "e1_cic_ood": CIC_FILE, "e1_unsw_ood": UNSW_FILE}  # task name -> its file
+
+
 class E1DataError(RuntimeError):
     """The requested tier cannot provide the dataset; the message says what was tried."""
+
+
+class UnknownDatasetError(ValueError):
+    """A dataset name that names no E1 dataset and no file; ``expected`` lists the names that exist."""
+
+    def __init__(self, name: object):
+        hint = f" ({name!r} is a task; its dataset is {DATASET_TASKS[name]!r})" if name in DATASET_TASKS else ""
+        super().__init__(f"unknown E1 dataset {str(name)[:200]!r}{hint}; expected one of: {', '.join(DATASETS)}, "
+                         "or the path of an E1 JSONL file")
+        self.expected = list(DATASETS)
 
 
 class E1SplitError(ValueError):
@@ -141,12 +162,41 @@ def synthetic_rows(name: str, n: int = SYNTHETIC_ROWS, seed: int = 0) -> list[di
     return [to_row(f, s) for f, s in zip(flows, splits)]
 
 
-def load_e1_dataset(dataset_name: str = IOT23_FILE, dataset_source: DatasetSource = "auto",
+def load_e1_dataset(dataset_name: str | None = None, dataset_source: DatasetSource = "auto",
                     max_examples: int | None = None, data_dir: Path | None = None, seed: int = 0) -> E1Dataset:
-    """The dataset ``dataset_name`` from the requested tier (``auto`` tries them in order)."""
+    """The dataset ``dataset_name`` (default: the IoT-23 file) from the requested tier.
+
+    ``auto`` tries local, then the hub; only without a ``dataset_name`` does it end on the synthetic tier.
+    """
+    name = IOT23_FILE if dataset_name is None else dataset_name
+    return _load(name, dataset_source, max_examples, data_dir, seed, stand_in=dataset_name is None)
+
+
+def load_task_dataset(dataset_file: str, dataset_source: DatasetSource = "auto") -> E1Dataset:
+    """An E1 task's own dataset (a name from the task registry, not the user), with the synthetic stand-in under
+    ``auto`` when the real file is on neither tier: the service's offline default, announced like any tier."""
+    return _load(dataset_file, dataset_source, None, None, 0, stand_in=True)
+
+
+def _check_name(name: str, source: str, data_dir: Path) -> None:
+    """Refuse a name no tier can have; a repository on the hub may hold files of other names, and answers itself."""
+    if name in DATASETS or _local(name, data_dir) is not None:
+        return
+    if source in ("auto", "hub") and os.environ.get("E1_HF_REPO"):
+        return
+    raise UnknownDatasetError(name)
+
+
+def _load(dataset_name: str, dataset_source: str, max_examples: int | None, data_dir: Path | None, seed: int,
+          stand_in: bool) -> E1Dataset:
     if dataset_source not in DATASET_SOURCES:
-        raise ValueError(f"dataset_source {dataset_source!r}; expected one of: {', '.join(DATASET_SOURCES)}")
+        raise ValueError(f"unknown dataset_source {str(dataset_source)[:64]!r}; expected one of: "
+                         f"{', '.join(DATASET_SOURCES)}")
     data_dir = data_dir or default_data_dir()
+    _check_name(dataset_name, dataset_source, data_dir)
+    if dataset_source == "synthetic" and dataset_name not in DATASETS:
+        raise E1DataError(f"the synthetic tier imitates {', '.join(DATASETS)}; {dataset_name!r} is a file of its own: "
+                          "load it with dataset_source='local'")
     tried: list[str] = []
     rows, tier, origin = None, "", ""
     if dataset_source in ("auto", "local"):
@@ -168,6 +218,10 @@ def load_e1_dataset(dataset_name: str = IOT23_FILE, dataset_source: DatasetSourc
                 tried.append(f"hub: {exc}")
                 if dataset_source == "hub":
                     raise E1DataError("; ".join(tried)) from None
+    if rows is None and not stand_in and dataset_source != "synthetic":
+        raise E1DataError(f"E1 dataset {dataset_name!r} was asked for by name and is on no tier: {'; '.join(tried)}. "
+                          "Build it with `opensoc data build-e1 --out DIR` (then E1_DATA_DIR=DIR), or ask for "
+                          "dataset_source='synthetic' to use the synthetic stand-in")
     if rows is None:
         rows, tier, origin = synthetic_rows(dataset_name, max(max_examples or 0, SYNTHETIC_ROWS), seed), "synthetic", f"seed={seed}"
     reason = "; ".join(tried) if tried else f"requested {dataset_source}"

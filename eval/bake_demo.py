@@ -19,14 +19,16 @@ DEMO_PATH = DATA_DIR / "demo_examples.json"
 
 
 def bake(before: str = "heuristic", after: str = "cpu_defender", n: int = 50, hf_model: str | None = None,
-         hf_adapter: str | None = None) -> dict:
+         hf_adapter: str | None = None, hf_device: str | None = None, hf_batch_size: int | None = None,
+         hf_max_new_tokens: int = 256) -> dict:
     from ..env import materialized_incident
 
     items = load_items("holdout")
     per_task = -(-n // 4)  # round up, then cut to n
     items = [i for k, i in enumerate(items) if sum(j["task"] == i["task"] for j in items[:k]) < per_task][:n]
-    policies = {"before": make_policy(before), "after": make_policy(after, hf_model=hf_model, hf_adapter=hf_adapter)
-                if after == "hf" else make_policy(after)}
+    hf = dict(hf_model=hf_model, hf_adapter=hf_adapter, hf_device=hf_device, hf_batch_size=hf_batch_size,
+              hf_max_new_tokens=hf_max_new_tokens)
+    policies = {"before": make_policy(before), "after": make_policy(after, **hf) if after == "hf" else make_policy(after)}
     records = {side: run_policy(p, items, show_progress=False) for side, p in policies.items()}
     examples = []
     for k, item in enumerate(items):
@@ -50,9 +52,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--hf-model")
     parser.add_argument("--hf-adapter")
+    parser.add_argument("--hf-device", help="cpu, cuda or cuda:N (default: CUDA when present, in bf16; else the CPU)")
+    parser.add_argument("--hf-batch-size", type=int, help="prompts per generate call (default: 32 on CUDA, 8 on CPU)")
+    parser.add_argument("--hf-max-new-tokens", type=int, default=256, help="the longest answer generated")
     parser.add_argument("--out", type=Path, default=DEMO_PATH)
     args = parser.parse_args()
-    data = bake(args.before, args.after, args.n, args.hf_model, args.hf_adapter)
+    data = bake(args.before, args.after, args.n, args.hf_model, args.hf_adapter, args.hf_device, args.hf_batch_size,
+                args.hf_max_new_tokens)
     args.out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(f"wrote {len(data['examples'])} examples to {args.out}")
 

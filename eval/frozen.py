@@ -34,6 +34,7 @@ SFT_SEEDS = range(2_000_000, 2_100_000)
 INVESTIGATION_HOLDOUT_PATH = DATA_DIR / "investigation_holdout.jsonl"
 INVESTIGATION_PER_STAGE = 20
 INVESTIGATION_SEEDS = range(4_000_000, 4_100_000)  # GRPO trains on 3,000,000+
+TRAIN_SEEDS_START = 3_000_000  # training draws (GRPO, the Task API's train split) start here, clear of the above
 
 
 def _balanced_seeds(task: str, seeds: range, n: int) -> list[int]:

@@ -29,7 +29,7 @@ from ..investigation.case import CaseAlert, build_case
 from ..investigation.investigator import oracle_investigator, scripted_investigator
 from ..models import OpenSOCObservation
 from ..prompting import triage_answer
-from .llm import RETRY_STATUS, ChatClient
+from .llm import ChatClient, RequestFailure
 from .metrics import by_task, soc_metrics
 
 
@@ -84,9 +84,10 @@ INVESTIGATION_POLICIES: dict[str, Scripted] = {p.name: p for p in (
 )}
 
 
-def _record(item: dict, final: OpenSOCObservation, calls: int, note: str | None = None) -> dict:
+def _record(item: dict, final: OpenSOCObservation, calls: int, note: str | None = None, error: str | None = None) -> dict:
+    """One case's record; ``error`` (only when a request to a model endpoint failed) is that failure's text."""
     d = final.rewards.defender
-    return {"id": item["id"], "task": item["task"], "stage": item.get("stage"), "seed": item["seed"],
+    return ({"error": error} if error else {}) | {"id": item["id"], "task": item["task"], "stage": item.get("stage"), "seed": item["seed"],
             "gold": d.gold_action, "predicted": d.predicted_action, "cited_log_id": d.cited_log_id,
             "citation_correct": d.citation_correct, "reward": d.reward, "outcome": d.outcome,
             "evidence_recall": d.evidence_recall, "calls_used": calls, "confidence": None, "note": note}
@@ -158,41 +159,31 @@ class LLMInvestigator(ChatClient):
     def name(self) -> str:
         return f"llm:{self.model}"
 
-    async def _reply(self, http: httpx.AsyncClient, messages: list[dict], tools: list[dict]) -> dict | None:
+    async def _reply(self, http: httpx.AsyncClient, messages: list[dict], tools: list[dict]) -> dict | RequestFailure:
         body = {"model": self.model, "messages": messages, "tools": tools, "tool_choice": "auto",
                 "temperature": self.temperature, "max_tokens": self.max_tokens}
         key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         path = self.cache_dir / f"{key}.json" if self.cache_dir else None
         if path is not None and path.exists():
             return json.loads(path.read_text())
-        for attempt in range(self.retries + 1):
-            try:
-                r = await http.post("/chat/completions", json=body, headers=self._headers())
-                if r.status_code in RETRY_STATUS:
-                    raise httpx.HTTPStatusError("retryable", request=r.request, response=r)
-                r.raise_for_status()
-                message = r.json()["choices"][0]["message"]
-                if path is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.with_suffix(".tmp").write_text(json.dumps(message))
-                    path.with_suffix(".tmp").replace(path)
-                return message
-            except (httpx.TimeoutException, httpx.TransportError, httpx.HTTPStatusError, KeyError, IndexError, ValueError):
-                if attempt == self.retries:
-                    return None
-                await asyncio.sleep(self.backoff_s * 2 ** attempt)  # backoff between attempts, not synchronisation
-        return None
+        message = await self._post(http, body)
+        if path is not None and not isinstance(message, RequestFailure):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.with_suffix(".tmp").write_text(json.dumps(message))
+            path.with_suffix(".tmp").replace(path)
+        return message
 
-    async def _play(self, http: httpx.AsyncClient, turns: Turns) -> str | None:
-        """Play one case; returns a note when the episode ended without a proper triage."""
+    async def _play(self, http: httpx.AsyncClient, turns: Turns) -> str | RequestFailure | None:
+        """Play one case; returns a note when the episode ended without a proper triage, or the request's failure
+        when that was because the endpoint never answered."""
         obs = turns.observation
         tools = _functions(obs.investigation.tools)
         messages: list[dict] = [{"role": "user", "content": obs.prompt}]
         for _ in range(obs.investigation.call_budget + 2):
             message = await self._reply(http, messages, tools)
-            if message is None:
+            if isinstance(message, RequestFailure):
                 await asyncio.to_thread(turns.submit, {})
-                return "no reply from the model endpoint"
+                return message
             calls = message.get("tool_calls") or []
             if not calls:  # a plain answer: read a triage (or a tool call) from its text
                 answer = triage_answer(message.get("content") or "")
@@ -225,6 +216,8 @@ class LLMInvestigator(ChatClient):
                 turns = await asyncio.to_thread(episodes.open, item)
                 note = await self._play(http, turns)
                 bar.update(1)
+                if isinstance(note, RequestFailure):
+                    return _record(item, turns.observation, turns.calls, "no reply from the model endpoint", note.error)
                 return _record(item, turns.observation, turns.calls, note)
 
         async with httpx.AsyncClient(base_url=self.base_url.rstrip("/"), timeout=self.timeout_s) as http:

@@ -22,7 +22,7 @@ from ..defenders import heuristic as heuristic_playbook
 from ..models import OpenSOCObservation
 from ..prompting import format_triage_answer
 from ..schema import TRIAGE_ACTIONS
-from .llm import ChatClient
+from .llm import ChatClient, RequestFailure
 
 Pair = tuple[OpenSOCObservation, dict]
 
@@ -108,7 +108,7 @@ class LLMPolicy(Policy):
                                  timeout_s=timeout_s, retries=retries, cache_dir=cache_dir, backoff_s=backoff_s)
         self.name = f"llm:{model}"
 
-    def complete_batch(self, pairs: Sequence[Pair], progress=None) -> list[str | None]:
+    def complete_batch(self, pairs: Sequence[Pair], progress=None) -> list[str | RequestFailure]:
         return asyncio.run(self.client.complete_all([obs.prompt for obs, _ in pairs], progress))
 
 
@@ -129,13 +129,15 @@ BUILTIN: dict[str, Policy] = {p.name: p for p in (
 
 def make_policy(name: str, **llm_args) -> Policy:
     """A built-in policy by name, ``llm`` configured by ``llm_args`` (base_url, model, ...), or ``hf``
-    (a local Hugging Face model, ``hf_model`` and optional ``hf_adapter``)."""
+    (a local Hugging Face model, ``hf_model`` and optional ``hf_adapter``, ``hf_device``, ``hf_batch_size`` and
+    ``hf_max_new_tokens``)."""
     if name == "llm":
         return LLMPolicy(**llm_args)
     if name == "hf":
         from .hf_policy import HFPolicy
 
-        return HFPolicy(llm_args["hf_model"], llm_args.get("hf_adapter"))
+        return HFPolicy(llm_args["hf_model"], llm_args.get("hf_adapter"), device=llm_args.get("hf_device"),
+                        batch_size=llm_args.get("hf_batch_size"), max_new_tokens=llm_args.get("hf_max_new_tokens") or 256)
     if name not in BUILTIN:
-        raise ValueError(f"unknown policy {name!r}; expected one of: {', '.join([*BUILTIN, 'llm'])}")
+        raise ValueError(f"unknown policy {name!r}; expected one of: {', '.join([*BUILTIN, 'llm', 'hf'])}")
     return BUILTIN[name]

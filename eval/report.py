@@ -66,6 +66,11 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _legend_below(ax, entries: int) -> None:
+    """The legend under the axes, never over a bar: grouped bars fill the plot from edge to edge."""
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(entries, 4), frameon=False)
+
+
 def _save(fig, ax, title: str, path: Path) -> None:
     ax.set_title(title)
     fig.tight_layout()
@@ -108,14 +113,14 @@ def _reward_by_task_plot(results: dict, path: Path) -> None:
     tasks = list(next(iter(results.values()))["by_task"])
     x = np.arange(len(tasks))
     width = 0.8 / len(names)
-    fig, ax = plt.subplots(figsize=(2.2 * len(tasks) + 2, 3.8))
+    fig, ax = plt.subplots(figsize=(2.2 * len(tasks) + 2, 3.8 + 0.25 * -(-len(names) // 4)))
     for i, n in enumerate(names):
         ax.bar(x + (i - (len(names) - 1) / 2) * width, [results[n]["by_task"][t]["mean_reward"] or 0.0 for t in tasks],
                width, label=n)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks(x, tasks)
     ax.set_ylabel("mean reward")
-    ax.legend(fontsize=8)
+    _legend_below(ax, len(names))
     _save(fig, ax, "Reward per task", path)
 
 
@@ -124,14 +129,14 @@ def _evidence_plot(results: dict, path: Path) -> None:
     tasks = list(next(iter(results.values()))["by_task"])
     x = np.arange(len(tasks))
     width = 0.8 / len(names)
-    fig, ax = plt.subplots(figsize=(2.2 * len(tasks) + 2, 3.8))
+    fig, ax = plt.subplots(figsize=(2.2 * len(tasks) + 2, 3.8 + 0.25 * -(-len(names) // 4)))
     for i, n in enumerate(names):
         ax.bar(x + (i - (len(names) - 1) / 2) * width, [results[n]["by_task"][t]["evidence_recall"] or 0.0 for t in tasks],
                width, label=n)
     ax.set_xticks(x, tasks)
     ax.set_ylim(0, 1.15)
     ax.set_ylabel("share of triggering events seen")
-    ax.legend(fontsize=8, loc="upper right")
+    _legend_below(ax, len(names))
     _save(fig, ax, "Evidence recall per task", path)
 
 

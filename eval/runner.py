@@ -17,6 +17,7 @@ from ..tasks.registry import E1_TASKS
 from ..models import OpenSOCObservation
 from ..prompting import triage_action, triage_answer
 from .frozen import load_holdout, load_investigation_holdout
+from .llm import RequestFailure
 from .metrics import by_task, e1_metrics, soc_metrics
 from .policies import Policy
 
@@ -30,6 +31,8 @@ def load_items(split: str = "holdout", tasks: Sequence[str] | None = None, limit
     elif ":" in split and split.split(":", 1)[0] in E1_TASKS:
         task, part = split.split(":", 1)
         spec = E1_TASKS[task]
+        if part not in spec.splits:
+            raise ValueError(f"unknown split {split!r}; expected one of: {', '.join(f'{task}:{s}' for s in spec.splits)}")
         rows = [r for r in e1_dataset(spec.dataset_file, e1_source()).rows if r["meta"].get("split") == part]
         if not rows:
             raise ValueError(f"{spec.dataset_file} has no {part!r} rows")
@@ -39,6 +42,10 @@ def load_items(split: str = "holdout", tasks: Sequence[str] | None = None, limit
         raise ValueError(f"unknown split {split!r}; expected 'holdout', 'investigation' or one of "
                          + ", ".join(f"{t}:<split>" for t in E1_TASKS))
     if tasks:
+        unknown = sorted(set(tasks) - {i["task"] for i in items})
+        if unknown:
+            raise ValueError(f"task {unknown[0]!r} is not in split {split!r}; it holds "
+                             + ", ".join(sorted({i['task'] for i in items})))
         items = [i for i in items if i["task"] in tasks]
     if limit is not None:
         kept: dict[str, int] = {}
@@ -91,12 +98,20 @@ def _reset_args(item: dict) -> dict:
     return args
 
 
-def action_from(text: str | None, e1: bool) -> dict:
-    """The step action for a policy's completion; unreadable output becomes a scored format violation."""
+def action_from(answer: str | RequestFailure | None, e1: bool) -> dict:
+    """The step action for a policy's completion; unreadable output, or none, becomes a scored format violation."""
+    text = None if isinstance(answer, RequestFailure) else answer
     return {"classify_flow": text or ""} if e1 else triage_action(text)
 
 
-def _record(item: dict, final: OpenSOCObservation, text: str | None) -> dict:
+def _record(item: dict, final: OpenSOCObservation, answer: str | RequestFailure | None) -> dict:
+    """One example's record; a request that never reached the model adds ``error``, its text."""
+    text = None if isinstance(answer, RequestFailure) else answer
+    failure = {"error": answer.error} if isinstance(answer, RequestFailure) else {}
+    return failure | _scored(item, final, text)
+
+
+def _scored(item: dict, final: OpenSOCObservation, text: str | None) -> dict:
     if final.flow_verdict is not None:
         e1 = final.rewards.e1
         return {"id": item["id"], "task": item["task"], "split": item["split"], "answer": final.flow_verdict.answer,
@@ -123,6 +138,11 @@ def run_policy(policy: Policy, items: Sequence[dict], url: str | None = None, sh
         texts = policy.complete_batch(list(zip(observations, items)), bar)
     return [_record(item, transport.step(item, action_from(text, item["task"] in E1_TASKS)), text)
             for item, text in zip(items, texts)]
+
+
+def request_failures(records: Sequence[dict]) -> list[dict]:
+    """The records whose answer never came: the model endpoint failed, after its retries (``error`` says how)."""
+    return [r for r in records if r.get("error")]
 
 
 def summarize(records: Sequence[dict]) -> dict:

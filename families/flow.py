@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..attacker_run import AttackerRun
-from ..e1.loading import DATASET_SOURCES, E1Dataset, E1SplitError, episode_rows, load_e1_dataset
+from ..e1.loading import DATASET_SOURCES, E1Dataset, E1SplitError, episode_rows, load_task_dataset
 from ..e1.scoring import SYSTEM_PROMPT, E1Score, reward_range, score_compat, score_default
 from ..models import FieldError, FlowQuestion, FlowVerdict, Grade, OpenSOCObservation, RewardBreakdown
 from ..rubric import normalized
@@ -30,8 +30,8 @@ E1_SCORING = ("default", "compat")
 
 @lru_cache(maxsize=16)
 def e1_dataset(dataset_file: str, dataset_source: str) -> E1Dataset:
-    """An E1 dataset, loaded once per process and source (the tier it used is logged once)."""
-    return load_e1_dataset(dataset_file, dataset_source)
+    """An E1 task's dataset, loaded once per process and source (the tier it used is logged once)."""
+    return load_task_dataset(dataset_file, dataset_source)
 
 
 def e1_source() -> str:

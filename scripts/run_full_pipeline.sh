@@ -4,8 +4,9 @@
 #
 #   BASE_MODEL=Qwen/Qwen2.5-3B-Instruct OUT=runs bash scripts/run_full_pipeline.sh
 #
-# Needs the training extra (pip install -e '.[train]' plus a CUDA build of torch) and one GPU with
-# about 40 GB for a 3B model in bf16 with LoRA. Stage configs live in train/configs/.
+# Needs the training extra (pip install -e '.[train]' plus a CUDA build of torch) and one GPU of 40 GB or more:
+# a 3B model in bf16 with LoRA peaks around 30 GB (estimated; see the README's Hardware and time). Stage configs live in
+# train/configs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -21,6 +21,16 @@ def test_live_case_holds_both_decisions_and_the_truth():
     assert "evidence" in html and "cited" in html
 
 
+def test_live_and_baked_modes_name_the_defenders_the_same_way():
+    baked = dd.baked_cases()
+    assert baked, "data/demo_examples.json is committed"
+    live = dd.live_case(baked[0].title.split(",")[0], 0)
+    assert {(c.before.policy, c.after.policy) for c in baked} == {(live.before.policy, live.after.policy)}
+    assert (live.before.policy, live.after.policy) == ("Baseline: heuristic", "Trained: cpu_defender")
+    examples = json.loads(dd.DEMO_EXAMPLES.read_text())
+    assert (examples["before"], examples["after"]) == ("heuristic", "cpu_defender")  # what the titles name
+
+
 def test_log_window_escapes_untrusted_text():
     # A stage-4 incident with an instruction planted as an HTML comment in an event field.
     seed = next(s for s in range(200)
@@ -34,7 +44,7 @@ def test_baked_cases():
     data = json.loads(dd.DEMO_EXAMPLES.read_text())
     assert len(cases) == len(data["examples"]) == 50
     assert {c.title.split(",")[0] for c in cases} == {"stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial"}
-    assert all(c.before.policy.startswith("heuristic") and c.after.policy.startswith("cpu_defender") for c in cases)
+    assert all(c.before.policy == dd.BEFORE and c.after.policy == dd.AFTER for c in cases)
     # The recomputed rewards match the ones baked into the file.
     for case, example in zip(cases, data["examples"]):
         assert case.before.reward == example["before"]["reward"] and case.after.reward == example["after"]["reward"]

@@ -33,8 +33,8 @@ def test_demo_in_headless_chromium(live_server):
             page.wait_for_function("prev => { const w = document.querySelector('#log-window');"
                                    " return w !== null && w.innerText !== prev; }", arg=first, timeout=30_000)
             baseline, trained = page.locator("#baseline-decision").inner_text(), page.locator("#trained-decision").inner_text()
-            assert "heuristic" in baseline and "Action:" in baseline and "Reward:" in baseline
-            assert "CPU-trained defender" in trained and "Action:" in trained
+            assert "Baseline: heuristic" in baseline and "Action:" in baseline and "Reward:" in baseline
+            assert "Trained: cpu_defender" in trained and "Action:" in trained
             assert "Ground truth" in page.locator("#ground-truth").inner_text()
             page.screenshot(path=str(ARTIFACTS / "demo_incident.png"))
 
@@ -59,3 +59,34 @@ def test_demo_in_headless_chromium(live_server):
         finally:
             browser.close()
     assert (ARTIFACTS / "demo_incident.png").stat().st_size > 10_000
+
+
+# Widths from a small laptop window up: the log window and the page must fit, nothing cut off or scrolled sideways.
+WIDTHS = (800, 1024, 1440, 1920)
+
+
+def test_demo_reads_from_800_pixels_up(live_server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            for width in WIDTHS:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(f"{live_server}/demo/", wait_until="domcontentloaded")
+                page.locator("#log-window").wait_for(timeout=60_000)
+                fit = page.evaluate("""() => {
+                    const w = document.querySelector('#log-window'), t = w.querySelector('table');
+                    const cells = [...t.querySelectorAll('td, th')];
+                    return {page: document.documentElement.scrollWidth, table: t.scrollWidth, window: w.clientWidth,
+                            clipped: cells.filter(c => c.scrollWidth > c.clientWidth + 1).length,
+                            right: Math.max(...cells.map(c => c.getBoundingClientRect().right))};
+                }""")
+                assert fit["page"] <= width, (width, fit)  # no sideways scrolling of the page
+                assert fit["table"] <= fit["window"] and fit["right"] <= width and fit["clipped"] == 0, (width, fit)
+                page.screenshot(path=str(ARTIFACTS / f"demo_incident_{width}.png"), full_page=True)
+                page.get_by_role("tab", name="Investigation").click()
+                page.locator("#replay-title").get_by_text("Alert").wait_for(timeout=30_000)
+                assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+                page.close()
+        finally:
+            browser.close()

@@ -63,7 +63,8 @@ def image_like(tmp_path_factory):
     venv = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     install = next(v for k, v in _instructions() if k == "RUN" and "pip install" in v)
-    argv = [str(venv / "bin" / "python"), "-m"] + [str(app) if a == "/app" else a for a in shlex.split(install)]
+    argv = [str(venv / "bin" / "python"), "-m"] + [str(app) + a[len("/app"):] if a == "/app" or a.startswith("/app/")
+                                                   else a for a in shlex.split(install)]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return app, venv
@@ -95,6 +96,40 @@ def test_replayed_image_serves(image_like, tmp_path):
         proc.wait(timeout=20)
 
 
+def _pins(text: str) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, pinned = line.partition("==")
+            assert pinned and not any(c in pinned for c in "<>=!~ ;"), f"not an exact pin: {line}"
+            pins[canonicalize_name(name)] = pinned.strip()
+    return pins
+
+
+def test_constraints_pin_exactly_what_the_image_installs(image_like):
+    """The lock is complete (every installed distribution), exact, consistent (pip check) and within pyproject's
+    ranges; the replayed install above used it, as the Dockerfile does."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    install = next(v for k, v in _instructions() if k == "RUN" and "pip install" in v)
+    assert "-c /app/constraints/docker.txt" in install
+    pins = _pins((REPO / "constraints" / "docker.txt").read_text())
+    _, venv = image_like
+    frozen = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "freeze", "--exclude", "opensoc"],
+                            capture_output=True, text=True, check=True).stdout
+    assert _pins(frozen) == pins
+    check = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "check"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    import tomllib
+
+    for spec in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]:
+        req = Requirement(spec)
+        assert req.specifier.contains(pins[canonicalize_name(req.name)]), (spec, pins[canonicalize_name(req.name)])
+
+
 def test_deploy_dry_run_lists_the_space_files():
     proc = subprocess.run(["bash", "scripts/deploy_to_hf.sh", "someone/opensoc", "--dry-run"], cwd=REPO,
                           capture_output=True, text=True, timeout=60, env={**os.environ, "HF_TOKEN": ""})
@@ -103,6 +138,26 @@ def test_deploy_dry_run_lists_the_space_files():
     assert {"Dockerfile", "README.md", "server.py", "demo_app.py", "data/demo_examples.json"} <= listed
     assert not any(f.startswith(("tests/", ".ci/", "bench/")) for f in listed)
     assert proc.stdout.startswith("dry run: would create or update the Docker Space someone/opensoc")
-    bad = subprocess.run(["bash", "scripts/deploy_to_hf.sh", "no-namespace", "--dry-run"], cwd=REPO,
-                         capture_output=True, text=True, timeout=60)
-    assert bad.returncode != 0 and "namespace" in bad.stderr
+    assert proc.stdout.rstrip().endswith("and delete every other file the Space holds, except .gitattributes")
+    assert "constraints/docker.txt" in listed
+
+
+@pytest.mark.parametrize("args", [["no-namespace", "--dry-run"], ["someone/opensoc", "--dryrun"],
+                                  ["someone/opensoc", "dry-run"], ["someone/opensoc", "--dry-run", "--force"],
+                                  ["--dry-run", "someone/opensoc"], ["someone/open soc", "--dry-run"], []])
+def test_deploy_refuses_any_other_arguments_before_sending_anything(args, tmp_path):
+    # No HF_TOKEN and no network: were an argument taken as "upload for real", the run would fail differently.
+    proc = subprocess.run(["bash", "scripts/deploy_to_hf.sh", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "HF_TOKEN": ""})
+    assert proc.returncode == 2 and "usage:" in proc.stderr and not proc.stdout, proc.stderr
+
+
+def test_deploy_runs_on_python3_alone(tmp_path):
+    """Debian has no ``python`` command: the script must need only ``python3``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool, target in (("python3", sys.executable), ("git", shutil.which("git")), ("dirname", shutil.which("dirname"))):
+        (bin_dir / tool).symlink_to(target)
+    proc = subprocess.run([shutil.which("bash"), "scripts/deploy_to_hf.sh", "someone/opensoc", "--dry-run"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, env={"PATH": str(bin_dir), "HF_TOKEN": ""})
+    assert proc.returncode == 0 and proc.stdout.startswith("dry run:"), proc.stderr

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from opensoc.e1.builder import IOT23_FILE
-from opensoc.e1.loading import E1DataError, load_e1_dataset, synthetic_rows
+from opensoc.e1.builder import CIC_FILE, IOT23_FILE
+from opensoc.e1.loading import DATASETS, E1DataError, UnknownDatasetError, load_e1_dataset, load_task_dataset, synthetic_rows
 from opensoc.e1.synthetic import BENIGN_FAMILIES, MALICIOUS_FAMILIES
 
 
@@ -38,9 +38,9 @@ def test_local_tier(tmp_path, caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-def test_auto_falls_back_to_synthetic_loudly(caplog):
+def test_auto_without_a_name_falls_back_to_synthetic_loudly(caplog):
     with caplog.at_level(logging.WARNING, "opensoc.e1"):
-        ds = load_e1_dataset(IOT23_FILE, "auto", max_examples=25)
+        ds = load_e1_dataset(dataset_source="auto", max_examples=25)
     assert ds.tier == "synthetic" and len(ds.rows) == 25
     (record,) = [r for r in caplog.records if "SYNTHETIC" in r.getMessage()]
     assert record.levelno == logging.WARNING
@@ -70,8 +70,10 @@ def test_hub_tier_reads_through_datasets(tmp_path, monkeypatch, caplog):
 
 def test_hub_failure_is_reported_then_synthetic(tmp_path, monkeypatch):
     monkeypatch.setenv("E1_HF_REPO", str(tmp_path / "no-such-repo"))
-    ds = load_e1_dataset(IOT23_FILE, "auto")
+    ds = load_e1_dataset()
     assert ds.tier == "synthetic" and "hub: could not load" in ds.reason
+    with pytest.raises(E1DataError, match="asked for by name.*could not load"):
+        load_e1_dataset(IOT23_FILE, "auto")
     with pytest.raises(E1DataError, match="could not load"):
         load_e1_dataset(IOT23_FILE, "hub")
 
@@ -82,8 +84,44 @@ def test_hub_needs_a_repo():
 
 
 def test_unknown_source():
-    with pytest.raises(ValueError, match="expected one of"):
+    with pytest.raises(ValueError, match="expected one of: auto, local, hub, synthetic"):
         load_e1_dataset(IOT23_FILE, "s3")
+
+
+@pytest.mark.parametrize("source", ["auto", "local", "synthetic"])
+@pytest.mark.parametrize("name", ["e1_iot23", "iot23-train-dev-test-v2.jsonl", "nope"])
+def test_an_unknown_name_is_an_error_that_lists_the_datasets(name, source):
+    with pytest.raises(UnknownDatasetError) as caught:
+        load_e1_dataset(name, source)
+    assert caught.value.expected == list(DATASETS) and all(d in str(caught.value) for d in DATASETS)
+    if name == "e1_iot23":
+        assert f"its dataset is {IOT23_FILE!r}" in str(caught.value)
+
+
+def test_a_dataset_asked_for_by_name_never_becomes_synthetic(caplog):
+    with pytest.raises(E1DataError, match="asked for by name.*no local file.*E1_HF_REPO is not set"):
+        load_e1_dataset(IOT23_FILE)
+    with pytest.raises(E1DataError, match="asked for by name"):
+        load_e1_dataset(dataset_name=CIC_FILE, dataset_source="auto")
+    explicit = load_e1_dataset(IOT23_FILE, "synthetic", max_examples=5)  # asked for: the stand-in, and it says so
+    assert explicit.tier == "synthetic" and all(r["meta"]["tier"] == "synthetic" for r in explicit.rows)
+
+
+def test_a_file_path_is_a_name_that_exists(tmp_path):
+    path = _write(tmp_path / "elsewhere" / "my-flows.jsonl", synthetic_rows(IOT23_FILE, 12, seed=8))
+    ds = load_e1_dataset(str(path))
+    assert ds.tier == "local" and ds.origin == str(path) and len(ds.rows) == 12
+    with pytest.raises(E1DataError, match="synthetic tier imitates"):
+        load_e1_dataset(str(path), "synthetic")
+
+
+def test_the_service_tasks_stand_in_only_under_auto(caplog):
+    with caplog.at_level(logging.WARNING, "opensoc.e1"):
+        ds = load_task_dataset(CIC_FILE, "auto")
+    assert ds.tier == "synthetic" and any("SYNTHETIC" in r.getMessage() for r in caplog.records)
+    assert all(r["meta"]["tier"] == "synthetic" and r["meta"]["tier_reason"] for r in ds.rows)
+    with pytest.raises(E1DataError, match="no local file"):
+        load_task_dataset(CIC_FILE, "local")
 
 
 def test_synthetic_tier_is_seeded_balanced_and_free_of_giveaways():

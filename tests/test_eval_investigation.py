@@ -90,6 +90,7 @@ def test_an_unreachable_model_is_a_noted_format_violation():
     policy = LLMInvestigator(base_url=f"http://127.0.0.1:{free_port()}/v1", model="nobody", retries=0, timeout_s=2)
     records = run_investigations(policy, items, show_progress=False)
     assert all(r["predicted"] is None and r["note"] == "no reply from the model endpoint" for r in records)
+    assert all(r["error"].startswith("ConnectError on POST http://127.0.0.1:") for r in records)
 
 
 def test_the_readme_investigation_headline_is_a_real_run():

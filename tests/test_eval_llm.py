@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from collections import Counter
 
@@ -119,3 +120,52 @@ def test_permanent_errors_are_not_retried(tmp_path):
         records = run_policy(policy, load_items("holdout", ["stage2_multi"], limit=2), show_progress=False)
     assert calls["n"] == 2 and policy.client.stats.failures == 2
     assert all(r["predicted"] is None and r["outcome"] == "format_violation" for r in records)
+
+
+def _eval_cli(tmp_path, base_url: str, *extra: str) -> tuple[int, list[dict]]:
+    from opensoc.cli import main
+
+    out = tmp_path / "run"
+    status = main(["eval", "--policy", "llm", "--base-url", base_url, "--model", "x", "--tasks", "stage1_basic",
+                   "--limit", "2", "--retries", "1", "--timeout", "5", "--cache-dir", str(tmp_path / "cache"),
+                   "--out", str(out), *extra])
+    return status, [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+
+
+def test_nothing_listening_is_a_failed_run_not_a_score(tmp_path, capsys):
+    url = f"http://127.0.0.1:{free_port()}/v1"  # a loopback port with nothing behind it
+    status, records = _eval_cli(tmp_path, url)
+    assert status == 1
+    assert len(records) == 2 and all("ConnectError" in r["error"] and r["outcome"] == "format_violation" for r in records)
+    err = capsys.readouterr().err
+    assert "2 of 2 requests of llm:x got no answer" in err and "--allow-failures" in err
+    status, records = _eval_cli(tmp_path, url, "--allow-failures")  # failures are still recorded, the run succeeds
+    assert status == 0 and all(r["error"] for r in records)
+
+
+def test_a_server_error_is_retried_then_reported(tmp_path):
+    app = FastAPI()
+    calls = Counter()
+
+    @app.post("/v1/chat/completions")
+    async def chat():
+        calls["n"] += 1
+        return JSONResponse({"error": "model crashed"}, status_code=500)
+
+    with ThreadedApp(app) as served:
+        status, records = _eval_cli(tmp_path, f"http://127.0.0.1:{served.port}/v1")
+    assert status == 1 and calls["n"] == 2 * 2  # two prompts, each tried once and retried once
+    assert all(r["error"].startswith("HTTP 500 from http://127.0.0.1:") and "model crashed" in r["error"] for r in records)
+
+
+def test_a_malformed_answer_is_the_model_s_format_violation(tmp_path):
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat():
+        return {"choices": [{"message": {"role": "assistant", "content": "I think this is bad"}}]}
+
+    with ThreadedApp(app) as served:
+        status, records = _eval_cli(tmp_path, f"http://127.0.0.1:{served.port}/v1")
+    assert status == 0
+    assert all("error" not in r and r["outcome"] == "format_violation" for r in records)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import opensoc
 from opensoc.app_runtime import ServiceSettings, create_app
 from opensoc.generator import generate, generate_from_template
 from opensoc.verifier import compute_ground_truth
@@ -219,7 +220,7 @@ def test_mcp_always_answers_200(client):
 
 def test_openapi_lists_the_simulation_routes(client):
     spec = _ok(client.get("/openapi.json"))
-    assert spec["info"]["version"] == "1.0.0"
+    assert spec["info"]["version"] == opensoc.__version__ and spec["info"]["title"] == "OpenSOC"
     assert {"/reset", "/step", "/state", "/grade", "/tasks", "/schema"} <= set(spec["paths"])
 
 

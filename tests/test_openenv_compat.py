@@ -116,3 +116,20 @@ def test_readme_client_snippets_work_as_written(live_server, monkeypatch):
     proc = subprocess.run([sys.executable, "-c", generic], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "ep-1" in proc.stdout
+
+
+def test_readme_setup_starts_with_a_venv_and_installs_the_client_its_snippets_import():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    setup = _readme_block("python3 -m venv")
+    assert setup.index("python3 -m venv") < setup.index("pip install")  # Debian's Python refuses pip outside a venv
+    first = next(line for line in setup.splitlines() if "pip install" in line)
+    extras = set(re.search(r"'\.\[([a-z,-]+)\]'", first).group(1).split(","))
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    installed = {Requirement(r).name for extra in extras for r in declared[extra]}
+    generic = _readme_block("GenericEnvClient(base_url=")
+    imported = {m.split(".")[0] for m in re.findall(r"^from ([\w.]+) import", generic, re.M)}
+    assert imported == {"openenv"} <= installed
+

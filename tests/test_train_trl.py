@@ -23,6 +23,7 @@ from tiny_lm import build_model, build_tokenizer, corpus  # noqa: E402
 
 from opensoc.eval.frozen import SFT_PATH  # noqa: E402
 from opensoc.train.config import CONFIG_DIR, StageConfig  # noqa: E402
+from opensoc.tasks.registry import INVESTIGATION_TASKS  # noqa: E402
 
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
 TINY = dict(bf16=False, use_cpu=True, logging_steps=1, per_device_train_batch_size=2, lora=LORA)
@@ -150,6 +151,8 @@ def test_configs_notebook_and_pipeline_script():
     for path in sorted(CONFIG_DIR.glob("*.yaml")):
         config = StageConfig.load(path)
         assert config.kind in ("sft", "grpo") and config.output_dir
+        if config.role == "investigator":
+            assert config.task in INVESTIGATION_TASKS and config.reward == "service", path.name
     with pytest.raises(ValueError, match="unknown config keys"):
         StageConfig.from_dict({"name": "x", "kind": "sft", "output_dir": "o", "learning_rte": 1})
     notebook = json.loads((REPO / "train_grpo.ipynb").read_text())

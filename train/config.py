@@ -25,6 +25,22 @@ class LoraSettings:
 
 
 @dataclass
+class VllmSettings:
+    """Generation through vLLM, when a stage sets ``use_vllm: true`` (``pip install -e '.[train-vllm]'``, CUDA only).
+
+    ``colocate``: vLLM runs in the trainer's process on the training GPU, holding ``gpu_memory_utilization`` of it.
+    ``server``: a separate ``trl vllm-serve`` process on GPUs of its own answers at ``server_base_url`` (not port
+    8000, which the OpenSOC service uses). ``max_model_length`` bounds prompt + completion tokens; TRL never
+    truncates a prompt, so each stage sets it above its longest measured prompt plus ``max_completion_length``.
+    """
+
+    mode: Literal["colocate", "server"] = "colocate"
+    max_model_length: int | None = None
+    gpu_memory_utilization: float = 0.3
+    server_base_url: str = "http://localhost:8001"
+
+
+@dataclass
 class StageConfig:
     """One training stage: SFT warm-start or a GRPO curriculum stage."""
 
@@ -62,6 +78,7 @@ class StageConfig:
     bf16: bool | None = None  # None: bf16 when a CUDA device supports it, float32 otherwise
     use_cpu: bool | None = None  # None: the CPU only when there is no CUDA device
     use_vllm: bool = False
+    vllm: VllmSettings = field(default_factory=VllmSettings)
     use_unsloth: bool = False
     logging_steps: int = 5
     seed: int = 0
@@ -78,6 +95,8 @@ class StageConfig:
             data["init_adapter"] = None
         if isinstance(data.get("lora"), dict):
             data["lora"] = LoraSettings(**data["lora"])
+        if isinstance(data.get("vllm"), dict):
+            data["vllm"] = VllmSettings(**data["vllm"])
         config = cls(**data)
         if config.finetune == "full" and config.init_adapter:
             raise ValueError("finetune: full trains the base model itself; chain from a previous stage by naming its "

@@ -139,7 +139,7 @@ def plot_curve(log: TrainLog, path: Path, title: str = "CPU defender training") 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    fig, ax = plt.subplots(figsize=(7.5, 4.1))
     ax.plot(log.steps, log.mean_reward, label="sampled actions (mean reward)", color="#7f8c8d")
     ax.plot(log.steps, log.greedy_reward, label="greedy policy on unseen training seeds", color="#2e86c1", marker="o", ms=3)
     bounds = {}
@@ -150,7 +150,8 @@ def plot_curve(log: TrainLog, path: Path, title: str = "CPU defender training") 
         ax.text(x, ax.get_ylim()[0], s, fontsize=7, rotation=90, va="bottom")
     ax.set_xlabel("training incidents")
     ax.set_ylabel("defender reward")
-    ax.legend(fontsize=8, loc="lower right")
+    # Below the axes: inside, the legend hid the last stage's curve and its label.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -169,6 +170,11 @@ def holdout_scores(policy: LinearPolicy) -> dict:
 
     overall = summarize(run_policy(_Fn("cpu", "soc", answer), load_items("holdout"), show_progress=False))["overall"]
     return {"accuracy": overall["accuracy"], "mean_reward": overall["mean_reward"]}
+
+
+def load_log(path: Path) -> TrainLog:
+    """The training log ``save_log`` wrote (what the committed curve is drawn from)."""
+    return TrainLog(**json.loads(path.read_text())["log"])
 
 
 def save_log(log: TrainLog, config: DefenderTrainConfig, path: Path, extra: dict | None = None) -> None:

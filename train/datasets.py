@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from ..env import materialized_incident
-from ..eval.frozen import SFT_PATH
+from ..eval.frozen import SFT_PATH, TRAIN_SEEDS_START
 from .trl_env import ATTACKER_INSTRUCTIONS, DEFENDER_INSTRUCTIONS, INVESTIGATOR_INSTRUCTIONS
 
-GRPO_SEEDS_START = 3_000_000  # the hold-out uses 1,000,000+, the SFT set 2,000,000+
+GRPO_SEEDS_START = TRAIN_SEEDS_START  # the hold-out uses 1,000,000+, the SFT set 2,000,000+, the investigation hold-out 4,000,000+
 
 
 def sft_dataset(limit: int | None = None, task: str | None = None):

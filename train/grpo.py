@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import StageConfig, stage_main
 from .datasets import attacker_dataset, grpo_dataset, investigation_dataset
-from .models import lora_config, prepare_model, save_stage, trainer_args
+from .models import generation_args, lora_config, prepare_model, save_stage, trainer_args
 
 
 def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
@@ -42,9 +42,8 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
         dataset = grpo_dataset(config.task, config.train_examples, with_alert=True)
         kwargs = {"reward_funcs": [defender_reward]}
     args = GRPOConfig(**trainer_args(config), num_generations=config.num_generations, temperature=config.temperature,
-                      max_completion_length=config.max_completion_length, use_vllm=config.use_vllm, reward_weights=weights,
-                      min_p=config.min_p, beta=config.beta,
-                      top_entropy_quantile=config.top_entropy_quantile)
+                      max_completion_length=config.max_completion_length, reward_weights=weights, min_p=config.min_p,
+                      beta=config.beta, top_entropy_quantile=config.top_entropy_quantile, **generation_args(config))
     trainer = GRPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                           peft_config=lora_config(config), callbacks=stage_callbacks(config), **kwargs)
     trainer.train()

@@ -72,3 +72,19 @@ def trainer_args(config: StageConfig) -> dict:
                 gradient_accumulation_steps=config.gradient_accumulation_steps, logging_steps=config.logging_steps,
                 bf16=config.resolved_bf16, use_cpu=config.resolved_use_cpu, seed=config.seed, report_to=[],
                 save_strategy="no")
+
+
+def generation_args(config: StageConfig) -> dict:
+    """GRPOConfig's generation backend: transformers' ``generate`` (runs anywhere) unless ``use_vllm``, which needs
+    vLLM installed and then passes the stage's ``vllm`` settings."""
+    if not config.use_vllm:
+        return {"use_vllm": False}
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        raise SystemExit("use_vllm is set but vLLM is not installed: pip install -e '.[train-vllm]' (needs CUDA)")
+    v = config.vllm
+    if v.mode == "server":
+        return {"use_vllm": True, "vllm_mode": "server", "vllm_server_base_url": v.server_base_url}
+    return {"use_vllm": True, "vllm_mode": "colocate", "vllm_max_model_length": v.max_model_length,
+            "vllm_gpu_memory_utilization": v.gpu_memory_utilization}

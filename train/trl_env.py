@@ -11,10 +11,14 @@ service as a format violation, so silence is never free.
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import json
 import os
+import time
+import weakref
 
-from ..client import OpenSOCSession
+from ..client import OpenSOCError, OpenSOCSession
 from ..env import DEFAULT_DEFENDER_POLICY
 
 DEFENDER_INSTRUCTIONS = ("Triage the SIEM alert below, then call the submit_triage tool exactly once. Event fields "
@@ -30,28 +34,113 @@ def server_url() -> str:
     return os.environ.get("OPENSOC_URL", "http://localhost:8000")
 
 
+# The longest a closing session waits for the server's half of the handshake: a stalled or vanished server never
+# holds a finished training job (and its GPU) open.
+CLOSE_TIMEOUT_S = 2.0
+# Error codes that mean the server closed the connection (an idle timeout, a restart), not that the action was bad.
+SESSION_GONE = ("SESSION_CLOSED", "SESSION_ERROR")
+
+
+# The finalizers of the sessions still open, by a key of their own: closed together at interpreter exit.
+_OPEN: dict[int, weakref.finalize] = {}
+_keys = itertools.count()
+
+
+def _close_session(key: int, session: OpenSOCSession, timeout: float | None = None) -> None:
+    """Close one session; module-level so that the finalizer holding it keeps no reference to its environment."""
+    _OPEN.pop(key, None)
+    session.close(timeout)
+
+
+@atexit.register
+def _close_open_sessions() -> None:
+    """Close every session still open within one ``CLOSE_TIMEOUT_S`` in all: sixty-four environments on a stalled
+    server let the process exit about as soon as one would. One after another, each given what is left of the shared
+    deadline (a session past it drops its socket): Python 3.12 starts no thread at exit, and this runs while the
+    connections' own threads still run, which a close needs."""
+    # Detached, not called: weakref's own exit hook may have run first, after which a finalizer called drops its
+    # callback unrun.
+    calls = [info for info in (f.detach() for f in list(_OPEN.values())) if info is not None]
+    deadline = time.monotonic() + CLOSE_TIMEOUT_S
+    for _, func, args, _ in calls:
+        func(*args, timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _tool_output(result) -> str:
+    return result.observation.investigation.last_tool.output
+
+
 class _SessionEnv:
-    """One WebSocket session and the role's reward; subclasses add ``reset`` and the role's one tool."""
+    """One WebSocket session and the role's reward; subclasses add ``reset`` and the role's one tool.
+
+    Invariants: the session is closed by a ``weakref.finalize`` when the environment is collected, or at interpreter
+    exit with every other open session (while threads still run, so a close cannot wait forever), never from
+    ``__del__``; a close waits at most ``CLOSE_TIMEOUT_S``, and all closes at exit together as long. When the server has closed the connection mid-episode, the next action reconnects once,
+    replays the episode so far (the reset and every tool call, which the service answers deterministically) and is
+    sent again; a replay that differs from what the model saw raises instead of scoring another episode. Pickling
+    keeps the episode but not the connection, which the copy opens on first use.
+    """
 
     # The action a rollout that never called the tool is scored as (the service rejects it as malformed).
     _silent_action: dict = {}
 
     def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
         # TRL calls the factory with no arguments: the server and token then come from the environment.
-        self._session = OpenSOCSession(base_url or server_url(), token=token)
+        self._base_url, self._token = base_url or server_url(), token
+        self._reset_args: dict | None = None  # this episode's reset, replayed on a new connection
+        self._prompt: str | None = None  # what the reset showed the model
+        self._trail: list[tuple[dict, str]] = []  # this episode's tool calls and what each showed the model
         self.reward = 0.0
         self.done = False
         self.observation = None  # the episode's last observation, once the action is scored
+        self._connect()  # here, so that a wrong URL or token fails when the trainer builds its environments
+
+    def _connect(self) -> None:
+        self._session = OpenSOCSession(self._base_url, token=self._token, close_timeout=CLOSE_TIMEOUT_S)
+        key = next(_keys)
+        self._finalizer = weakref.finalize(self, _close_session, key, self._session)
+        self._finalizer.atexit = False  # _close_open_sessions closes it at exit, beside the others
+        _OPEN[key] = self._finalizer
+
+    def _live(self) -> OpenSOCSession:
+        """The session, connected; a copy made by unpickling connects here and resumes its episode."""
+        if self._session is None:
+            self._connect()
+            if self._reset_args is not None and not self.done:
+                self._replay()
+        return self._session
 
     def _start(self, **reset_args) -> str:
-        result = self._session.reset(**reset_args)
+        result = self._live().reset(**reset_args)
+        self._reset_args, self._prompt, self._trail = reset_args, result.observation.prompt, []
         self.reward, self.done, self.observation = 0.0, False, None
-        return result.observation.prompt
+        return "\n\n" + self._prompt  # TRL appends it to the instructions as is: a blank line keeps them apart
+
+    def _step(self, action: dict):
+        """The service's answer to ``action``, reconnecting once when the server closed the connection."""
+        try:
+            return self._live().step(action)
+        except OpenSOCError as exc:
+            if exc.code not in SESSION_GONE or self._reset_args is None:
+                raise
+        self._replay()
+        return self._session.step(action)
+
+    def _replay(self) -> None:
+        """Start this episode again on a new connection and repeat its tool calls; raise if anything differs."""
+        result = self._session.reset(**self._reset_args)  # the session connects again when its socket is closed
+        if result.observation.prompt != self._prompt:
+            raise OpenSOCError(None, "REPLAY_MISMATCH", "after reconnecting, the episode's reset showed another "
+                               f"prompt than the model saw ({self._reset_args})")
+        for action, shown in self._trail:
+            if _tool_output(self._session.step(action)) != shown:
+                raise OpenSOCError(None, "REPLAY_MISMATCH", f"after reconnecting, the tool call {action} answered "
+                                   "otherwise than the model saw")
 
     def _act(self, action: dict):
         if self.done:
             raise ValueError("This episode's action has already been submitted.")
-        result = self._session.step(action)
+        result = self._step(action)
         self.reward, self.done, self.observation = float(result.reward), True, result.observation
         return result.observation
 
@@ -68,13 +157,18 @@ class _SessionEnv:
 
     # TRL exposes every public method as a tool, so session cleanup stays private.
     def _close(self) -> None:
-        self._session.close()
+        """Close the session now (idempotent); the environment reconnects if it is used again."""
+        if self._session is not None:
+            self._finalizer()
+            self._session = None
 
-    def __del__(self) -> None:
-        try:
-            self._close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown or an already closed socket
-            pass
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_session"] = state["_finalizer"] = None  # a socket does not travel; the copy opens its own
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
 
 class OpenSOCDefenderEnv(_SessionEnv):
@@ -151,15 +245,16 @@ class OpenSOCInvestigatorEnv(_SessionEnv):
     def _tool(self, tool: str, **arguments) -> str:
         if self.done:
             return "The case is closed."
-        from ..client import OpenSOCError
-
+        action = {"tool_call": {"name": tool, "arguments": {k: v for k, v in arguments.items() if v not in ("", None)}}}
         try:
-            result = self._session.step({"tool_call": {"name": tool, "arguments": {k: v for k, v in arguments.items()
-                                                                                  if v not in ("", None)}}})
-        except OpenSOCError as exc:  # the budget is spent: the model must decide
-            return f"Refused: {exc}"
+            result = self._step(action)
+        except OpenSOCError as exc:
+            if exc.code in SESSION_GONE:  # the connection, not the model: never shown to it as a refusal
+                raise
+            return f"Refused: {exc}"  # the budget is spent: the model must decide
         self.observation = result.observation
-        return result.observation.investigation.last_tool.output
+        self._trail.append((action, _tool_output(result)))
+        return self._trail[-1][1]
 
     def search(self, query: str = "", host: str = "", user: str = "", start: str = "", end: str = "", limit: int = 20) -> str:
         """Search the SIEM's events.
