@@ -1,5 +1,5 @@
 """E1 for verifiers, in both API generations: the legacy SingleTurnEnv (below 0.4: the dev extras install it) and
-the verifiers.v1 taskset (0.4: .ci/run installs the verifiers extra alone in a second environment and runs this file).
+the verifiers.v1 taskset (0.4: scripts/test_verifiers_04.sh installs the verifiers extra alone in an environment of its own and runs this file).
 Each generation's tests run where it is installed and skip, saying so, where it is not."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from opensoc.e1.verifiers_env import legacy_api, load_environment  # noqa: E402
 LEGACY = legacy_api()
 legacy_only = pytest.mark.skipif(not LEGACY, reason=f"verifiers {vf.__version__} has no legacy API (below 0.4)")
 v1_only = pytest.mark.skipif(LEGACY, reason=f"verifiers {getattr(vf, '__version__', '?')} is the legacy API; the 0.4 "
-                             "taskset is tested in .ci/run's second environment")
+                             "taskset is tested by scripts/test_verifiers_04.sh in an environment of its own")
 
 
 @pytest.fixture(autouse=True)

@@ -79,3 +79,18 @@ def test_root_of_the_full_server_lands_on_the_demo(live_server):
     landed = httpx.get(live_server + "/", headers={"accept": "text/html"}, follow_redirects=True)
     assert landed.status_code == 200 and "gradio" in landed.text.lower()
     assert json.loads(httpx.get(live_server + "/").text)["links"]["start_here"] == "/demo"
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    """The README's second set-up command is what CI runs, character for character, and it ends in the verifiers 0.4
+    stage, whose script exists and is executable."""
+    import os
+
+    setup = (REPO / "README.md").read_text(encoding="utf-8").split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", setup, flags=re.S)
+    commands = [line for line in blocks[1].splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 1 and "pytest" in commands[0]
+    ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert ci[-1] == commands[0]
+    stage = REPO / commands[0].rsplit("&& ", 1)[1]
+    assert stage.is_file() and os.access(stage, os.X_OK)
