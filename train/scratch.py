@@ -47,6 +47,7 @@ class ScratchConfig:
     task: str = "stage1_basic"
     size: str = "small"  # a key of SHAPES
     vocab_size: int = 4096
+    chat_template: str = "qwen2.5"  # scratch_lm says why not qwen3
     sft_steps: int = 200
     sft_batch_size: int = 8
     sft_learning_rate: float = 2e-3
@@ -57,7 +58,10 @@ class ScratchConfig:
     temperature: float = 1.0
     min_p: float | None = 0.1
     beta: float = 0.0
-    top_entropy_quantile: float = 1.0
+    # Policy-gradient steps on the most uncertain 20% of completion tokens (the action and the cited log id, mostly):
+    # on all tokens, the rationale's words drift while the answer does not improve.
+    top_entropy_quantile: float = 0.2
+    stop_without_signal: int = 4  # logged GRPO steps in a row with no reward spread in any group before stopping
     max_completion_length: int = 96
     eval_every: int = 25  # hold-out evaluations during SFT and GRPO, for the curves
     eval_max_new_tokens: int = 96
@@ -95,7 +99,7 @@ def grpo_stage(config: ScratchConfig, out: Path):
                   learning_rate=config.grpo_learning_rate, per_device_train_batch_size=completions,
                   num_generations=config.num_generations, train_examples=config.grpo_steps * config.grpo_prompts_per_step,
                   temperature=config.temperature, min_p=config.min_p, beta=config.beta, top_entropy_quantile=config.top_entropy_quantile,
-                  max_completion_length=config.max_completion_length)
+                  stop_without_signal=config.stop_without_signal, max_completion_length=config.max_completion_length)
 
 
 def paired_bootstrap(before: list[float], after: list[float], resamples: int, seed: int) -> dict:
@@ -164,8 +168,12 @@ def markdown_table(results: dict) -> str:
         c = results[name]
         lines.append(f"\n{label} change in mean hold-out reward, paired over the same {c['n']} items: "
                      f"{c['mean']:+.3f} (95% bootstrap interval {c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f}; "
-                     f"{c['improved']} items better, {c['worsened']} worse).")
+                     f"{_items(c['improved'])} better, {c['worsened']} worse).")
     return "\n".join(lines) + "\n"
+
+
+def _items(n: int) -> str:
+    return f"{n} item" if n == 1 else f"{n} items"
 
 
 def _machine() -> dict:
@@ -186,7 +194,7 @@ def run_scratch(config: ScratchConfig, out: Path, show_progress: bool = True) ->
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     out.mkdir(parents=True, exist_ok=True)
     started, seconds = time.perf_counter(), {}
-    tokenizer = build_tokenizer(sft_texts(SFT_PATH), config.vocab_size)
+    tokenizer = build_tokenizer(sft_texts(SFT_PATH), config.vocab_size, config.chat_template)
     model = build_model(tokenizer, config.shape, config.seed)
     items = load_items("holdout", [config.task])
     records, points = {}, {}
@@ -216,6 +224,8 @@ def run_scratch(config: ScratchConfig, out: Path, show_progress: bool = True) ->
         "grpo_change": paired_bootstrap(rewards["after_sft"], rewards["after_grpo"], config.bootstrap_resamples,
                                         config.seed),
         "grpo_no_signal_fraction": _mean([h["frac_reward_zero_std"] for h in grpo_log if "frac_reward_zero_std" in h]),
+        # The step at which the reward-spread guard stopped GRPO (its groups all scored alike), or None.
+        "grpo_stopped_without_signal_at": next((h["step"] for h in grpo_log if "stopped_without_signal" in h), None),
         "seconds": {k: round(v, 1) for k, v in seconds.items()}, "machine": _machine(),
     }
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")

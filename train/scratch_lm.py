@@ -1,9 +1,11 @@
 """A language model built locally from nothing: a byte-level BPE tokenizer trained on the SFT set and a randomly
 initialised Qwen3-shaped causal LM. No weights or vocabularies are downloaded.
 
-The tokenizer carries the Qwen3 chat template (it renders tool calls, so ``environment_factory`` training works) and
-ends an assistant turn with ``<|im_end|>``, its EOS. ``build_model`` is deterministic for a seed: the same shape and
-seed give the same weights.
+The tokenizer carries one of TRL's known Qwen chat templates (both render tool calls, so ``environment_factory``
+training works) and ends an assistant turn with ``<|im_end|>``, its EOS. ``qwen2.5`` (the default base model's) opens
+the answer at once; ``qwen3`` opens it with an empty think block, which a model trained from nothing must first learn
+to write and close (early in SFT a small one loops on its newlines instead). ``build_model`` is deterministic for a
+seed: the same shape and seed give the same weights.
 """
 
 from __future__ import annotations
@@ -44,12 +46,17 @@ def sft_texts(sft_path: Path, tasks: Iterable[str] | None = None, limit: int | N
     return [r["prompt"] + "\n" + r["completion"] for r in rows] + ["submit_triage action cited_log_id rationale"]
 
 
-def build_tokenizer(corpus: list[str], vocab_size: int = 4096):
+def build_tokenizer(corpus: list[str], vocab_size: int = 4096, chat_template: str = "qwen3"):
     """A byte-level BPE of ``vocab_size`` tokens trained on ``corpus`` (about a second on the SFT set), as a
-    transformers tokenizer with the Qwen3 chat template; byte-level, so any text encodes without unknown tokens."""
+    transformers tokenizer with ``chat_template`` (``qwen3`` or ``qwen2.5``); byte-level, so any text encodes without
+    unknown tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
-    from trl.chat_template_utils import qwen3_chat_template
+    from trl import chat_template_utils
+
+    templates = {"qwen3": chat_template_utils.qwen3_chat_template, "qwen2.5": chat_template_utils.qwen2_5_chat_template}
+    if chat_template not in templates:
+        raise ValueError(f"chat_template {chat_template!r}: expected one of {', '.join(templates)}")
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -59,7 +66,7 @@ def build_tokenizer(corpus: list[str], vocab_size: int = 4096):
     tok.train_from_iterator(corpus, trainer)
     hf = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                  bos_token=None, unk_token=None)
-    hf.chat_template = qwen3_chat_template
+    hf.chat_template = templates[chat_template]
     return hf
 
 
