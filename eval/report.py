@@ -108,36 +108,25 @@ def _headline_plot(results: dict, path: Path) -> None:
     _save(fig, ax, "Hold-out headline", path)
 
 
-def _reward_by_task_plot(results: dict, path: Path) -> None:
+def _by_task_bars(results: dict, metric: str, title: str, ylabel: str, path: Path, ylim: tuple | None = None) -> None:
+    """One group of bars per task, one bar per policy, of ``by_task[task][metric]``; a zero line when the metric can
+    be negative (no ``ylim``)."""
     names = list(results)
     tasks = list(next(iter(results.values()))["by_task"])
     x = np.arange(len(tasks))
     width = 0.8 / len(names)
     fig, ax = plt.subplots(figsize=(2.2 * len(tasks) + 2, 3.8 + 0.25 * -(-len(names) // 4)))
     for i, n in enumerate(names):
-        ax.bar(x + (i - (len(names) - 1) / 2) * width, [results[n]["by_task"][t]["mean_reward"] or 0.0 for t in tasks],
+        ax.bar(x + (i - (len(names) - 1) / 2) * width, [results[n]["by_task"][t][metric] or 0.0 for t in tasks],
                width, label=n)
-    ax.axhline(0, color="black", linewidth=0.6)
+    if ylim is None:
+        ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks(x, tasks)
-    ax.set_ylabel("mean reward")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
     _legend_below(ax, len(names))
-    _save(fig, ax, "Reward per task", path)
-
-
-def _evidence_plot(results: dict, path: Path) -> None:
-    names = list(results)
-    tasks = list(next(iter(results.values()))["by_task"])
-    x = np.arange(len(tasks))
-    width = 0.8 / len(names)
-    fig, ax = plt.subplots(figsize=(2.2 * len(tasks) + 2, 3.8 + 0.25 * -(-len(names) // 4)))
-    for i, n in enumerate(names):
-        ax.bar(x + (i - (len(names) - 1) / 2) * width, [results[n]["by_task"][t]["evidence_recall"] or 0.0 for t in tasks],
-               width, label=n)
-    ax.set_xticks(x, tasks)
-    ax.set_ylim(0, 1.15)
-    ax.set_ylabel("share of triggering events seen")
-    _legend_below(ax, len(names))
-    _save(fig, ax, "Evidence recall per task", path)
+    _save(fig, ax, title, path)
 
 
 def _e1_plot(results: dict, path: Path) -> None:
@@ -171,10 +160,11 @@ def write_run(out: Path, split: str, results: dict, records: dict[str, list[dict
             _confusion_plot(name, r["overall"], path)
             written.append(path)
         _headline_plot(results, out / "headline.png")
-        _reward_by_task_plot(results, out / "reward_by_stage.png")
+        _by_task_bars(results, "mean_reward", "Reward per task", "mean reward", out / "reward_by_stage.png")
         written += [out / "headline.png", out / "reward_by_stage.png"]
         if kind == "investigation":
-            _evidence_plot(results, out / "evidence_recall.png")
+            _by_task_bars(results, "evidence_recall", "Evidence recall per task", "share of triggering events seen",
+                          out / "evidence_recall.png", ylim=(0, 1.15))
             written.append(out / "evidence_recall.png")
     else:
         _e1_plot(results, out / "e1_detection.png")
