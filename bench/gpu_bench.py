@@ -10,8 +10,8 @@ downloaded: the tokenizer is the 4,096-token BPE the smoke tests build from the 
 run to other lengths than under Qwen2.5's own BPE (``prompt_tokens`` says how long; on this BPE stage 1 prompts are
 about 0.85x and stage 4 prompts about 1.3x the Qwen2.5 counts in train/configs/prompt_lengths.json).
 
-Exit status: 0 when every phase ran and CUDA was used (on the CPU in ``--smoke``), 3 when ``opensoc train scratch``
-is missing from this checkout, 4 when a phase failed or did not fit the time budget.
+Exit status: 0 when every phase ran and CUDA was used (on the CPU in ``--smoke``), 4 when a phase failed or did not
+fit the time budget.
 """
 
 from __future__ import annotations
@@ -199,12 +199,6 @@ def scratch_phase(args: list[str], out: Path, timeout_s: float) -> dict:
             "results": json.loads((out / "results.json").read_text())}
 
 
-def scratch_available() -> bool:
-    done = subprocess.run([sys.executable, "-m", "opensoc.cli", "train", "scratch", "--help"], cwd=REPO,
-                          capture_output=True, text=True)
-    return done.returncode == 0
-
-
 def _run(results: dict, key: str, budget: Budget, need_s: float, fn, *args) -> None:
     """Run one phase into ``results[key]``; a failure or a phase that no longer fits is recorded, never dropped."""
     if budget.left() < need_s:
@@ -256,7 +250,7 @@ def measure(plan: Plan, work: Path, scratch_args: list[str], scratch_out: Path) 
     return results
 
 
-def verdict(results: dict, plan: Plan, scratch_missing: bool) -> int:
+def verdict(results: dict, plan: Plan) -> int:
     """The exit status; a GPU run also asserts that its training and generation ran on CUDA."""
     phases = results["phases"]
     broken = [k for k, v in phases.items() if "error" in v or "skipped" in v]
@@ -269,8 +263,6 @@ def verdict(results: dict, plan: Plan, scratch_missing: bool) -> int:
         if not on_cuda:
             broken.append("cuda_used")
     results["incomplete"] = broken
-    if scratch_missing:
-        return 3
     return 4 if broken else 0
 
 
@@ -292,14 +284,8 @@ def main() -> int:
         if not torch.cuda.is_available():
             print(f"gpu_check: no CUDA device (torch {torch.__version__}); --smoke runs on the CPU", file=sys.stderr)
             return 2
-    scratch_missing = not scratch_available()
-    if scratch_missing:
-        print("gpu_check: ERROR: `opensoc train scratch` is not a command of this checkout; the scratch phase cannot "
-              "run (the other phases still do)", file=sys.stderr)
-    results = measure(plan, args.work, [] if scratch_missing else args.scratch_args, args.scratch_out)
-    if scratch_missing:
-        results["phases"]["scratch"] = {"error": "`opensoc train scratch` is not a command of this checkout"}
-    status = verdict(results, plan, scratch_missing)
+    results = measure(plan, args.work, args.scratch_args, args.scratch_out)
+    status = verdict(results, plan)
     results["status"] = status
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, default=str) + "\n")

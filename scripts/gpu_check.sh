@@ -11,8 +11,8 @@
 #   bash scripts/gpu_check.sh                     # then on the GPU machine, with .whl/ carried along
 #   bash scripts/gpu_check.sh --smoke [--out FILE] # the same path on the CPU with tiny sizes (the test suite runs it)
 #
-# Exit status: 0 all phases ran (on CUDA unless --smoke); 2 no CUDA device or no wheels; 3 `opensoc train scratch`
-# is missing from this checkout (the other phases still run and are written); 4 a phase failed or did not fit.
+# Exit status: 0 all phases ran (on CUDA unless --smoke); 2 no CUDA device or no wheels; 4 a phase failed or did not
+# fit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
