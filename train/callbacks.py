@@ -22,17 +22,13 @@ def evaluate_model(model, tokenizer, items: list[dict], max_new_tokens: int = 25
                    show_progress: bool = False) -> tuple[list[dict], dict]:
     """(per-item records, overall metrics) of ``model`` on ``items``, greedy, through the evaluation harness.
 
-    The model is put in eval mode for the generation and given back in the mode it came in."""
+    ``HFPolicy`` generates in eval mode with left padding and gives the model's mode and the tokenizer's padding side
+    back as they were, so a trainer can call this mid-run."""
     from ..eval.hf_policy import HFPolicy
     from ..eval.runner import run_policy, summarize
 
-    was_training = model.training
-    model.eval()
-    try:
-        policy = HFPolicy("in-training", loaded=(model, tokenizer), max_new_tokens=max_new_tokens, batch_size=batch_size)
-        records = run_policy(policy, items, show_progress=show_progress)
-    finally:
-        model.train(was_training)
+    policy = HFPolicy("in-training", loaded=(model, tokenizer), max_new_tokens=max_new_tokens, batch_size=batch_size)
+    records = run_policy(policy, items, show_progress=show_progress)
     return records, summarize(records)["overall"]
 
 
