@@ -48,8 +48,8 @@ from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
-from .access import ServiceGate
-from .defenders import DEFENDER_POLICIES
+from .service.middleware import ServiceGate
+from .incidents.defenders import DEFENDER_POLICIES
 from .env import (
     ACTION_NAMES,
     DEFAULT_DEFENDER_POLICY,
@@ -61,14 +61,16 @@ from .env import (
     EpisodeError,
     OpenSOCEnv,
 )
-from .holding import EpisodeStore, RunRegistry, new_run
-from .landing import DEMO_PATH, DESCRIPTION, EnvironmentInfo, ServiceIndex, environment_info, service_index, wants_html
-from .mcp_tools import JsonRpcRequest, answer_jsonrpc, handle_jsonrpc
+from .service.episodes import EpisodeStore, RunRegistry, new_run
+from .service.metadata import DEMO_PATH, DESCRIPTION, EnvironmentInfo, ServiceIndex, environment_info, service_index, wants_html
+from .service.mcp import JsonRpcRequest, answer_jsonrpc, handle_jsonrpc
 from .models import MODES, OpenSOCObservation, OpenSOCState
 from .schema import OpenSOCAction
-from .families.investigation import INVESTIGATION_DEFENDERS
-from .tasks.registry import E1_TASKS, INVESTIGATION_TASKS, all_task_names
-from .task_api import (
+from .families.investigation.family import INVESTIGATION_DEFENDERS
+from .families.e1.tasks import E1_TASKS
+from .families.investigation.tasks import INVESTIGATION_TASKS
+from .families.registry import all_task_names
+from .tasks.catalog import (
     CATALOG,
     SplitRequest,
     TaskIndexRequest,
@@ -76,7 +78,7 @@ from .task_api import (
     UnknownSplitError,
     task_overview,
 )
-from .wire import MAX_SEED, RequestError, WireError, error_body, json_bytes, parse_json
+from .service.wire import MAX_SEED, RequestError, WireError, error_body, json_bytes, parse_json
 
 log = logging.getLogger("opensoc.service")
 

@@ -32,7 +32,7 @@ def _with_ci(figure: dict) -> str:
 def _build_e1(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .e1.builder import build_e1
+    from .families.e1.builder import build_e1
 
     manifest = build_e1(
         iot23=args.iot23, unsw=args.unsw, unsw_features=args.unsw_features, cic=args.cic, out=args.out,
@@ -141,7 +141,7 @@ def _regenerate(args: argparse.Namespace) -> int:
 def _tasks(args: argparse.Namespace) -> int:
     import json
 
-    from .task_api import CATALOG, task_overview
+    from .tasks.catalog import CATALOG, task_overview
 
     if args.json:
         print(json.dumps({"tasks": task_overview(), "splits": CATALOG.list_splits()}, indent=1))

@@ -4,16 +4,17 @@ Tabs: Incident (a generated or baked incident, its log window, both defenders' d
 the ground truth and rewards), Attacker (paste or edit a craft_incident and see how it
 fares), Investigation (an investigation replayed step by step), Results (the evaluation and
 training plots). Everything shown comes from
-``demo_data``; this module only lays it out.
+``demo.data``; this module only lays it out.
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
-from . import demo_data as dd
-from .demo_replay import investigation_replay
-from .tasks.registry import INVESTIGATION_TASKS, TASKS
+from .demo import data as dd
+from .demo.replay import investigation_replay
+from .tasks.registry import TASKS
+from .families.investigation.tasks import INVESTIGATION_TASKS
 
 STAGES = list(TASKS)
 INVESTIGATIONS = list(INVESTIGATION_TASKS)

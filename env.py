@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .attacker_run import REPLAY_POOL_SIZE, AttackerRun
-from .families import FAMILIES, family_for
+from .families.runs import REPLAY_POOL_SIZE, AttackerRun
+from .families.registry import family_for
 from .families.base import (
     DEFAULT_MODE,
     DEFAULT_SEED,
@@ -29,11 +29,11 @@ from .families.base import (
     ResetRequest,
     WrongTurnError,
 )
-from .families.flow import E1_SCORING, e1_dataset, e1_source
-from .families.triage import DEFAULT_DEFENDER_POLICY, Materialized, materialize, materialized_incident
+from .families.e1.family import E1_SCORING, e1_dataset, e1_source
+from .families.triage.family import DEFAULT_DEFENDER_POLICY, Materialized, materialize, materialized_incident
 from .models import Grade, OpenSOCObservation, OpenSOCState
 from .schema import ACTION_NAMES, OpenSOCAction
-from .tasks.registry import all_task_names
+from .families.registry import all_task_names
 
 __all__ = [
     "ACTION_NAMES", "DEFAULT_DEFENDER_POLICY", "DEFAULT_MODE", "DEFAULT_SEED", "DEFAULT_TASK", "E1_SCORING",
@@ -137,7 +137,7 @@ class OpenSOCEnv:
 
 def _task_api_choice(split: Any, index: Any, task: Any, seed: Any) -> tuple[str, int, str | None]:
     """The (task, seed, E1 split) a Task API ``split`` and ``index`` name; refuses a task or seed given beside them."""
-    from .task_api import CATALOG, UnknownSplitError  # task_api reads the frozen files, whose module imports this one
+    from .tasks.catalog import CATALOG, UnknownSplitError  # task_api reads the frozen files, whose module imports this one
 
     for name, value in (("task", task), ("seed", seed)):
         if value is not None:
@@ -157,7 +157,7 @@ def _task_api_choice(split: Any, index: Any, task: Any, seed: Any) -> tuple[str,
 
 
 def _tool_tasks() -> set[str]:
-    from .tasks.registry import INVESTIGATION_TASKS
+    from .families.investigation.tasks import INVESTIGATION_TASKS
 
     return set(INVESTIGATION_TASKS)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .inventory import EMAIL_DOMAIN, EXTERNAL_PREFIXES, INVENTORY, KNOWN_GOOD_SERVICES, PUBLIC_DNS_RESOLVER, Host
+from .world.inventory import EMAIL_DOMAIN, EXTERNAL_PREFIXES, INVENTORY, KNOWN_GOOD_SERVICES, PUBLIC_DNS_RESOLVER, Host
 from .schema import CATEGORIES, TRIAGE_ACTIONS, IncidentParams, TriageAction
 from .tasks.registry import TaskSpec, get_task
 
@@ -652,7 +652,7 @@ def _short_label_tunnel(scene: Scene) -> list[dict]:
 
 def _tier0_group_variant(scene: Scene) -> list[dict]:
     """A self-add to a tier-0 group the way Windows logs it: domain-prefixed, by SID, or a less famous tier-0 group."""
-    from .inventory import DOMAIN_SID, GROUPS
+    from .world.inventory import DOMAIN_SID, GROUPS
 
     ws = scene.workstation()
     group = scene.pick([g for g in GROUPS if g.tier0 and g.name not in ("Domain Controllers", "Read-only Domain Controllers")])

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .e1.scoring import E1Score
-from .investigation.case import CaseAlert
+from .families.e1.scoring import E1Score
+from .families.investigation.case import CaseAlert
 from .rubric import AttackerScore, DefenderScore
 from .schema import Alert, StrictModel, TriageAction
 from .verifier import PlausibilityReport

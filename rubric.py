@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from .schema import TRIAGE_ACTIONS, IncidentParams, StrictModel, SubmitTriage, TriageAction
-from .adjudication import Adjudication, adjudicate
-from .suspicion import SuspicionHit
+from .adjudication.gate import Adjudication, adjudicate
+from .adjudication.contest import SuspicionHit
 from .verifier import GroundTruth
 
 

@@ -21,7 +21,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 from opensoc.app_runtime import ServiceSettings, create_app  # noqa: E402
-from opensoc.landing import DEMO_PATH  # noqa: E402
+from opensoc.service.metadata import DEMO_PATH  # noqa: E402
 
 MAX_HEADER_BYTES = 16 << 10
 

@@ -30,9 +30,9 @@ from pathlib import PureWindowsPath
 
 from pydantic import Field
 
-from .commandline import SWITCH_DASHES, Invocation
-from .inventory import INVENTORY, TRUSTED_LSASS_READERS, is_internal_ip, is_routable_external_ip
-from .normalize import (
+from .parsing.commandline import SWITCH_DASHES, Invocation
+from .world.inventory import INVENTORY, TRUSTED_LSASS_READERS, is_internal_ip, is_routable_external_ip
+from .parsing.normalize import (
     NormalizedEvent,
     attachment_type,
     backup_job,

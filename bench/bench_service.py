@@ -53,7 +53,7 @@ def _start(cmd: list[str], port: int, env: dict | None = None) -> subprocess.Pop
 
 def bench_in_process(seconds: float) -> dict[str, float]:
     from opensoc.env import OpenSOCEnv
-    from opensoc.defenders import heuristic
+    from opensoc.incidents.defenders import heuristic
 
     out = {}
     env = OpenSOCEnv()

@@ -1,8 +1,4 @@
-"""E1: classify one network flow as Benign, Malicious or Abstain, with a calibrated confidence.
+"""The documented entry point of E1 for verifiers: ``opensoc.e1.verifiers_env.load_environment``.
 
-Modules: ``flows`` (typed flow records and the question text), ``readers`` (IoT-23, UNSW-NB15,
-CIC-IDS-2017 files), ``synthetic`` (the seeded offline tier), ``builder`` (datasets, dedup,
-sampling, manifest), ``audit`` (the cross-validated shortcut audit), ``loading`` (local / hub /
-synthetic tiers, and which splits are evaluation-only), ``scoring`` (compatibility and default
-rubrics).
+E1 itself is the task family in ``opensoc.families.e1``.
 """

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..env import materialized_incident
-from ..prompting import format_triage_answer
+from ..incidents.prompting import format_triage_answer
 from ..tasks.registry import TASKS
 from ..verifier import RULES_BY_ID
 
@@ -86,8 +86,8 @@ def sft_rows() -> list[dict]:
 
 def investigation_rows() -> list[dict]:
     """The frozen investigation hold-out: per stage, seeds filling an equal quota of each gold action."""
-    from ..investigation.case import build_case
-    from ..tasks.registry import INVESTIGATION_TASKS
+    from ..families.investigation.case import build_case
+    from ..families.investigation.tasks import INVESTIGATION_TASKS
 
     rows = []
     for task, spec in INVESTIGATION_TASKS.items():

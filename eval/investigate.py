@@ -25,10 +25,10 @@ import httpx
 from tqdm import tqdm
 
 from ..env import OpenSOCEnv
-from ..investigation.case import CaseAlert, build_case
-from ..investigation.investigator import oracle_investigator, scripted_investigator
+from ..families.investigation.case import CaseAlert, build_case
+from ..families.investigation.investigator import oracle_investigator, scripted_investigator
 from ..models import OpenSOCObservation
-from ..prompting import triage_answer
+from ..incidents.prompting import triage_answer
 from .llm import ChatClient, RequestFailure
 from .metrics import by_task, soc_metrics
 

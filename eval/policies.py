@@ -17,10 +17,10 @@ import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..defenders import analyst as analyst_playbook
-from ..defenders import heuristic as heuristic_playbook
+from ..incidents.defenders import analyst as analyst_playbook
+from ..incidents.defenders import heuristic as heuristic_playbook
 from ..models import OpenSOCObservation
-from ..prompting import format_triage_answer
+from ..incidents.prompting import format_triage_answer
 from ..schema import TRIAGE_ACTIONS
 from .llm import ChatClient, RequestFailure
 

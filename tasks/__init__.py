@@ -1,5 +1,6 @@
-"""The curriculum: four stages from single events to adversarial incidents."""
+"""The curriculum (``registry``: four stages from single events to adversarial incidents) and OpenEnv's Task API over
+every family's tasks (``catalog``)."""
 
-from .registry import E1_TASKS, TASKS, E1TaskSpec, TaskSpec, all_task_names, get_task, task_names
+from .registry import TASKS, TaskSpec, get_task, task_names
 
-__all__ = ["E1_TASKS", "TASKS", "E1TaskSpec", "TaskSpec", "all_task_names", "get_task", "task_names"]
+__all__ = ["TASKS", "TaskSpec", "get_task", "task_names"]

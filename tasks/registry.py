@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..e1.loading import EVALUATION_SUFFIX
 from ..schema import CATEGORIES
 
 BENIGN_SHARE = 0.16
@@ -85,79 +84,9 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
-@dataclass(frozen=True)
-class E1TaskSpec:
-    """An E1 network-flow task: one dataset file, its splits, and the split a reset uses by default.
-
-    Every split may also be asked for as ``<split>:eval``, an episode drawn to measure a
-    policy; a split whose loaded rows hold one class only is served that way alone, because a
-    constant answer would earn its maximum (``e1.loading.episode_rows`` decides from the data).
-    """
-
-    name: str
-    title: str
-    description: str
-    dataset_file: str
-    splits: tuple[str, ...]
-    default_split: str
-
-    @property
-    def served_splits(self) -> tuple[str, ...]:
-        return self.splits + tuple(s + EVALUATION_SUFFIX for s in self.splits)
-
-
-E1_TASKS: dict[str, E1TaskSpec] = {
-    spec.name: spec
-    for spec in (
-        E1TaskSpec("e1_iot23", "E1: IoT-23 flows", "Classify one IoT-23 Zeek flow as Benign, Malicious or Abstain.",
-                   "iot23-train-dev-test-v1.jsonl", ("train", "dev", "test"), "train"),
-        E1TaskSpec("e1_cic_ood", "E1: CIC-IDS-2017 (out of distribution)",
-                   "The same question on CIC-IDS-2017 flows. While the loaded file holds benign flows only (the public "
-                   "samples do), it is a false-positive-rate set, served as split 'ood:eval' and refused as a task.",
-                   "cic-ids-2017-ood-v1.jsonl", ("ood",), "ood"),
-        E1TaskSpec("e1_unsw_ood", "E1: UNSW-NB15 (out of distribution)", "The same question on UNSW-NB15 flows.",
-                   "unsw-nb15-ood-v1.jsonl", ("ood",), "ood"),
-    )
-}
-
-
-@dataclass(frozen=True)
-class InvestigationTaskSpec:
-    """An investigation task: a curriculum stage's incident inside a log store, and the tools' call budget."""
-
-    name: str
-    stage: int
-    title: str
-    description: str
-    curriculum_task: str  # the stage whose incidents are planted
-    store_hours: float  # the span of background telemetry around the incident
-    store_events: int  # about how many events the store holds
-    call_budget: int  # tool calls allowed before the triage
-
-
-INVESTIGATION_TASKS: dict[str, InvestigationTaskSpec] = {
-    spec.name: spec
-    for spec in (
-        InvestigationTaskSpec("investigate_stage1", 1, "Investigate: single events",
-                              "A stage-1 incident in two hours of an office's telemetry.", "stage1_basic", 2.0, 400, 6),
-        InvestigationTaskSpec("investigate_stage2", 2, "Investigate: multi-event windows",
-                              "A stage-2 incident in four hours of telemetry.", "stage2_multi", 4.0, 800, 10),
-        InvestigationTaskSpec("investigate_stage3", 3, "Investigate: decoys interleaved",
-                              "A stage-3 incident, decoys and all, in six hours of telemetry.", "stage3_mixed", 6.0, 1500, 12),
-        InvestigationTaskSpec("investigate_stage4", 4, "Investigate: adversarial incidents",
-                              "A stage-4 incident in eight hours of telemetry.", "stage4_adversarial", 8.0, 2500, 15),
-    )
-}
-
-
 def task_names() -> list[str]:
     """The incident-triage curriculum tasks."""
     return list(TASKS)
-
-
-def all_task_names() -> list[str]:
-    """Every task the service serves: the curriculum, then investigation, then E1."""
-    return list(TASKS) + list(INVESTIGATION_TASKS) + list(E1_TASKS)
 
 
 def get_task(name: str) -> TaskSpec:

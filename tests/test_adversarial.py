@@ -6,9 +6,9 @@ import pytest
 from incident_helpers import as_dict, rebuild
 from pydantic import ValidationError
 
-from opensoc.alerting import materialize_alert
+from opensoc.incidents.alerting import materialize_alert
 from opensoc.generator import generate, generate_from_template
-from opensoc.inventory import INVENTORY
+from opensoc.world.inventory import INVENTORY
 from opensoc.rubric import score_incident, score_triage
 from opensoc.schema import OpenSOCAction, SubmitTriage
 from opensoc.verifier import check_plausibility, compute_ground_truth

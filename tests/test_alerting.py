@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from opensoc.alerting import materialize_alert
+from opensoc.incidents.alerting import materialize_alert
 from opensoc.generator import generate, generate_from_template
 from opensoc.tasks import task_names
 from opensoc.verifier import compute_ground_truth

@@ -16,8 +16,8 @@ import opensoc
 from opensoc.eval.committed import COMMITTED_RUNS, DEFENDER_CURVE, DEMO_EXAMPLES
 from opensoc.eval.investigate import INVESTIGATION_POLICIES
 from opensoc.eval.policies import BUILTIN
-from opensoc.task_api import CATALOG
-from opensoc.tasks.registry import all_task_names
+from opensoc.tasks.catalog import CATALOG
+from opensoc.families.registry import all_task_names
 
 
 def opensoc_cli(*args: str, cwd=REPO, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -1,10 +1,10 @@
-"""What the demo shows, from demo_data: live and baked cases, highlighting, and the attacker check."""
+"""What the demo shows, from demo.data: live and baked cases, highlighting, and the attacker check."""
 
 from __future__ import annotations
 
 import json
 
-from opensoc import demo_data as dd
+from opensoc.demo import data as dd
 from opensoc.env import materialized_incident
 
 
@@ -74,7 +74,7 @@ def test_attacker_check_messages():
 
 def test_investigation_replay_steps_through_a_case():
     from opensoc.demo_app import replay_step
-    from opensoc.demo_replay import investigation_replay
+    from opensoc.demo.replay import investigation_replay
 
     replay = investigation_replay("investigate_stage2", 3)
     assert replay.steps[0].title == "Alert" and replay.steps[-1].title == "Triage"

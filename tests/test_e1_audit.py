@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from opensoc.e1.audit import shortcut_audit, shortcut_notes, wilson
-from opensoc.e1.flows import FlowRecord, LabeledFlow
-from opensoc.e1.synthetic import synthetic_flows
+from opensoc.families.e1.audit import shortcut_audit, shortcut_notes, wilson
+from opensoc.families.e1.flows import FlowRecord, LabeledFlow
+from opensoc.families.e1.synthetic import synthetic_flows
 
 
 def _flow(rng: random.Random, service: str, history: str) -> FlowRecord:

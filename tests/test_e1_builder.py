@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from opensoc.e1.builder import CIC_FILE, IOT23_FILE, MANIFEST_FILE, UNSW_FILE, build_e1, dedup
-from opensoc.e1.synthetic import synthetic_flows
+from opensoc.families.e1.builder import CIC_FILE, IOT23_FILE, MANIFEST_FILE, UNSW_FILE, build_e1, dedup
+from opensoc.families.e1.synthetic import synthetic_flows
 
 
 def _inputs(d):
@@ -103,7 +103,7 @@ def test_without_port_matching_the_port_shortcut_is_flagged(unmatched_ports):
 
 
 def test_dedup_keeps_first():
-    from opensoc.e1.flows import content_hash
+    from opensoc.families.e1.flows import content_hash
 
     flows = synthetic_flows(50, 1)
     once, _ = dedup(flows)

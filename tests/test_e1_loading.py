@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from opensoc.e1.builder import CIC_FILE, IOT23_FILE
-from opensoc.e1.loading import DATASETS, E1DataError, UnknownDatasetError, load_e1_dataset, load_task_dataset, synthetic_rows
-from opensoc.e1.synthetic import BENIGN_FAMILIES, MALICIOUS_FAMILIES
+from opensoc.families.e1.builder import CIC_FILE, IOT23_FILE
+from opensoc.families.e1.loading import DATASETS, E1DataError, UnknownDatasetError, load_e1_dataset, load_task_dataset, synthetic_rows
+from opensoc.families.e1.synthetic import BENIGN_FAMILIES, MALICIOUS_FAMILIES
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +30,7 @@ def _write(path, rows):
 def test_local_tier(tmp_path, caplog):
     rows = synthetic_rows(IOT23_FILE, 40, seed=3)
     _write(tmp_path / "data" / IOT23_FILE, rows)
-    with caplog.at_level(logging.INFO, "opensoc.e1"):
+    with caplog.at_level(logging.INFO, "opensoc.families.e1"):
         ds = load_e1_dataset(IOT23_FILE, "local", data_dir=tmp_path / "data")
     assert ds.tier == "local" and len(ds.rows) == 40
     assert all(r["meta"]["tier"] == "local" for r in ds.rows)
@@ -39,7 +39,7 @@ def test_local_tier(tmp_path, caplog):
 
 
 def test_auto_without_a_name_falls_back_to_synthetic_loudly(caplog):
-    with caplog.at_level(logging.WARNING, "opensoc.e1"):
+    with caplog.at_level(logging.WARNING, "opensoc.families.e1"):
         ds = load_e1_dataset(dataset_source="auto", max_examples=25)
     assert ds.tier == "synthetic" and len(ds.rows) == 25
     (record,) = [r for r in caplog.records if "SYNTHETIC" in r.getMessage()]
@@ -60,7 +60,7 @@ def test_hub_tier_reads_through_datasets(tmp_path, monkeypatch, caplog):
     repo = tmp_path / "hub-repo"
     _write(repo / IOT23_FILE, rows)
     monkeypatch.setenv("E1_HF_REPO", str(repo))
-    with caplog.at_level(logging.WARNING, "opensoc.e1"):
+    with caplog.at_level(logging.WARNING, "opensoc.families.e1"):
         ds = load_e1_dataset(IOT23_FILE, "auto")
     assert ds.tier == "hub" and ds.origin == str(repo) and len(ds.rows) == 30
     assert {r["answer"] for r in ds.rows} == {"Benign", "Malicious"}
@@ -116,7 +116,7 @@ def test_a_file_path_is_a_name_that_exists(tmp_path):
 
 
 def test_the_service_tasks_stand_in_only_under_auto(caplog):
-    with caplog.at_level(logging.WARNING, "opensoc.e1"):
+    with caplog.at_level(logging.WARNING, "opensoc.families.e1"):
         ds = load_task_dataset(CIC_FILE, "auto")
     assert ds.tier == "synthetic" and any("SYNTHETIC" in r.getMessage() for r in caplog.records)
     assert all(r["meta"]["tier"] == "synthetic" and r["meta"]["tier_reason"] for r in ds.rows)

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opensoc.app_runtime import create_app
-from opensoc.e1.builder import CIC_FILE, IOT23_FILE
-from opensoc.e1.loading import synthetic_rows
+from opensoc.families.e1.builder import CIC_FILE, IOT23_FILE
+from opensoc.families.e1.loading import synthetic_rows
 from opensoc.env import e1_dataset
 
 
@@ -109,7 +109,7 @@ def _serve(monkeypatch, tmp_path, name: str, rows: list[dict]) -> TestClient:
 @pytest.mark.parametrize(("kept", "measured"), [("Benign", "false-positive rate"), ("Malicious", "detection rate")])
 def test_a_one_class_file_is_refused_as_a_task_and_served_for_evaluation(monkeypatch, tmp_path, caplog, kept, measured):
     rows = [r for r in synthetic_rows(CIC_FILE, 120, seed=5) if r["answer"] == kept]
-    with caplog.at_level(logging.WARNING, "opensoc.e1"):
+    with caplog.at_level(logging.WARNING, "opensoc.families.e1"):
         client = _serve(monkeypatch, tmp_path, CIC_FILE, rows)
         refused = client.post("/reset", json={"task": "e1_cic_ood", "seed": 1})
     try:
@@ -130,7 +130,7 @@ def test_a_one_class_file_is_refused_as_a_task_and_served_for_evaluation(monkeyp
 
 def test_the_same_file_with_both_classes_is_an_ordinary_task(monkeypatch, tmp_path, caplog):
     rows = synthetic_rows(CIC_FILE, 120, seed=5)
-    with caplog.at_level(logging.WARNING, "opensoc.e1"):
+    with caplog.at_level(logging.WARNING, "opensoc.families.e1"):
         client = _serve(monkeypatch, tmp_path, CIC_FILE, rows)
         reset = client.post("/reset", json={"task": "e1_cic_ood", "seed": 1})
     try:

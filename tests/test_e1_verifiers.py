@@ -11,10 +11,10 @@ import pytest
 
 vf = pytest.importorskip("verifiers")
 
-from opensoc.e1.builder import IOT23_FILE  # noqa: E402
-from opensoc.e1.loading import E1DataError, UnknownDatasetError  # noqa: E402
-from opensoc.e1.scoring import SYSTEM_PROMPT, score_compat, score_default  # noqa: E402
-from opensoc.e1.verifiers_env import legacy_api, load_environment  # noqa: E402
+from opensoc.families.e1.builder import IOT23_FILE  # noqa: E402
+from opensoc.families.e1.loading import E1DataError, UnknownDatasetError  # noqa: E402
+from opensoc.families.e1.scoring import SYSTEM_PROMPT, score_compat, score_default  # noqa: E402
+from opensoc.families.e1.verifiers_env import legacy_api, load_environment  # noqa: E402
 
 LEGACY = legacy_api()
 legacy_only = pytest.mark.skipif(not LEGACY, reason=f"verifiers {vf.__version__} has no legacy API (below 0.4)")
@@ -26,6 +26,12 @@ v1_only = pytest.mark.skipif(LEGACY, reason=f"verifiers {getattr(vf, '__version_
 def _offline(monkeypatch, tmp_path):
     monkeypatch.delenv("E1_HF_REPO", raising=False)
     monkeypatch.setenv("E1_DATA_DIR", str(tmp_path))
+
+
+def test_the_documented_entry_point_is_the_same_function():
+    from opensoc.e1.verifiers_env import load_environment as documented
+
+    assert documented is load_environment
 
 
 @legacy_only
@@ -67,8 +73,8 @@ def test_unknown_arguments_are_rejected():
 
 
 def test_a_one_class_file_is_not_a_training_set(tmp_path):
-    from opensoc.e1.builder import CIC_FILE
-    from opensoc.e1.loading import synthetic_rows
+    from opensoc.families.e1.builder import CIC_FILE
+    from opensoc.families.e1.loading import synthetic_rows
 
     rows = [r for r in synthetic_rows(CIC_FILE, 80, seed=2) if r["answer"] == "Benign"]
     (tmp_path / CIC_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))

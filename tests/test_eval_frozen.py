@@ -8,7 +8,7 @@ import sys
 from conftest import REPO
 
 from opensoc.eval.frozen import HOLDOUT_PATH, SFT_PATH, holdout_rows, label_counts, load_holdout, render, sft_rows, sha256
-from opensoc.prompting import parse_triage
+from opensoc.incidents.prompting import parse_triage
 from opensoc.tasks import TASKS
 
 HOLDOUT_SHA256 = "84dae30c923a72f8cd08bc9794db950c3c1d500a181ad57e8c132478e33b985f"

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from opensoc.generator import INJECTIONS, TEMPLATES, generate, generate_from_template
-from opensoc.inventory import INVENTORY
+from opensoc.world.inventory import INVENTORY
 from opensoc.schema import BENIGN_CATEGORIES, CATEGORIES, MALICIOUS_CATEGORIES, TRIAGE_ACTIONS, IncidentParams
 from opensoc.tasks import TASKS, task_names
 from opensoc.verifier import RULES_BY_CATEGORY, check_plausibility, compute_ground_truth
@@ -160,7 +160,7 @@ def test_inventory_entities_only():
 def test_generated_incidents_are_sound_crafts(task):
     """Replayed as a craft, every generated incident is plausible, uncontested by the Sigma check and correctly
     labelled: the generator lives inside the world the verdict models."""
-    from opensoc.adjudication import adjudicate
+    from opensoc.adjudication.gate import adjudicate
 
     for seed in range(150):
         review = adjudicate(generate(task, seed))

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 
 from opensoc.app_runtime import ServiceSettings, create_app
-from opensoc.holding import SignatureMemory
+from opensoc.service.episodes import SignatureMemory
 from opensoc.generator import generate, generate_from_template
 from opensoc.verifier import compute_ground_truth
 

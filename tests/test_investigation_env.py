@@ -9,7 +9,7 @@ import pytest
 
 from opensoc.env import BudgetExhaustedError, OpenSOCEnv, WrongTurnError
 from opensoc.generator import generate_from_template
-from opensoc.investigation.case import build_case
+from opensoc.families.investigation.case import build_case
 
 
 def test_the_defender_starts_with_the_alert_and_the_tools_only():

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opensoc.app_runtime import create_app
-from opensoc.investigation.case import build_case
+from opensoc.families.investigation.case import build_case
 
 
 @pytest.fixture

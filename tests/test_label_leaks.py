@@ -16,7 +16,7 @@ from datetime import datetime
 import pytest
 
 from opensoc.generator import generate, generate_from_template
-from opensoc.inventory import INVENTORY
+from opensoc.world.inventory import INVENTORY
 from opensoc.verifier import compute_ground_truth
 
 N_TRAIN, N_TEST, MIN_SUPPORT = 2000, 800, 15

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from incident_helpers import as_dict, rebuild
 from pydantic import ValidationError
 
-from opensoc.adjudication import adjudicate
+from opensoc.adjudication.gate import adjudicate
 from opensoc.generator import TEMPLATES, generate_from_template
-from opensoc.inventory import INVENTORY
+from opensoc.world.inventory import INVENTORY
 from opensoc.rubric import score_incident
 from opensoc.schema import BENIGN_CATEGORIES, MALICIOUS_CATEGORIES
 from opensoc.verifier import CATEGORY_DEPICTIONS, Window

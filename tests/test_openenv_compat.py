@@ -72,7 +72,7 @@ def test_openenv_validate_manifest_static():
 def test_declared_reward_range_matches_the_rubric():
     import yaml
 
-    from opensoc.e1.scoring import reward_range
+    from opensoc.families.e1.scoring import reward_range
     from opensoc.rubric import ATTACKER_REWARD_RANGE, DEFENDER_REWARD_RANGE
 
     ranges = [DEFENDER_REWARD_RANGE, ATTACKER_REWARD_RANGE, reward_range("default"), reward_range("compat")]

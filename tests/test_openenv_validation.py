@@ -14,16 +14,16 @@ import pytest
 import yaml
 from conftest import REPO, free_port, wait_healthy
 
-from opensoc.conformance import PLAN_PATH, plan_text
-from opensoc.e1.loading import EVALUATION_SUFFIX, E1SplitError, episode_rows
-from opensoc.e1.scoring import reward_range
+from opensoc.service.runtime_plan import PLAN_PATH, plan_text
+from opensoc.families.e1.loading import EVALUATION_SUFFIX, E1SplitError, episode_rows
+from opensoc.families.e1.scoring import reward_range
 from opensoc.env import OpenSOCEnv, e1_dataset, e1_source, materialized_incident
 from opensoc.eval.investigate import run_investigations
 from opensoc.eval.runner import load_items
 from opensoc.rubric import DEFENDER_REWARD_RANGE
 from opensoc.schema import TRIAGE_ACTIONS
-from opensoc.task_api import CATALOG
-from opensoc.tasks.registry import E1_TASKS
+from opensoc.tasks.catalog import CATALOG
+from opensoc.families.e1.tasks import E1_TASKS
 
 openenv = pytest.importorskip("openenv")
 from openenv.validation.runner import run_validation  # noqa: E402
@@ -35,7 +35,7 @@ FLOOR_MARGIN = MANIFEST["validation"]["reward"]["floor_margin"]
 
 
 def test_the_runtime_plan_is_generated_from_code():
-    assert PLAN_PATH.read_text() == plan_text(), "run python -m opensoc.conformance"
+    assert PLAN_PATH.read_text() == plan_text(), "run python -m opensoc.service.runtime_plan"
     assert MANIFEST["validation"]["execution"]["probe_path"] == "validation/runtime.json"
 
 

@@ -16,8 +16,8 @@ from typing import Callable
 import pytest
 from crafting import access, auth, conn, dns, email, encoded, files, group_add, http, incident, proc, reg
 
-from opensoc.adjudication import adjudicate
-from opensoc.inventory import DOMAIN_SID
+from opensoc.adjudication.gate import adjudicate
+from opensoc.world.inventory import DOMAIN_SID
 from opensoc.rubric import score_incident
 from opensoc.schema import TRIAGE_ACTIONS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from opensoc import reference
-from opensoc.attack import ATTACK_VERSION, TECHNIQUES
+from opensoc.world.attack import ATTACK_VERSION, TECHNIQUES
 
 
 def test_generated_docs_are_current():
@@ -34,7 +34,7 @@ def test_attack_table_matches_mitre_data():
 
 
 def test_every_referenced_technique_is_in_the_table():
-    from opensoc.alerting import DETECTIONS
+    from opensoc.incidents.alerting import DETECTIONS
     from opensoc.verifier import VERDICT_RULES
 
     used = {t for r in VERDICT_RULES for t in r.technique_ids} | {t for d in DETECTIONS for t in d.technique_ids}

@@ -11,8 +11,10 @@ from conftest import ThreadedApp
 from opensoc.app_runtime import create_app
 from opensoc.eval.frozen import HOLDOUT_PATH, INVESTIGATION_HOLDOUT_PATH, TRAIN_SEEDS_START
 from opensoc.generator import generate
-from opensoc.task_api import CATALOG, TRAIN_SEEDS_PER_TASK
-from opensoc.tasks.registry import E1_TASKS, INVESTIGATION_TASKS, TASKS
+from opensoc.tasks.catalog import CATALOG, TRAIN_SEEDS_PER_TASK
+from opensoc.tasks.registry import TASKS
+from opensoc.families.e1.tasks import E1_TASKS
+from opensoc.families.investigation.tasks import INVESTIGATION_TASKS
 from opensoc.verifier import compute_ground_truth
 
 openenv = pytest.importorskip("openenv")

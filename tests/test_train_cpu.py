@@ -53,7 +53,7 @@ def test_attacker_raises_its_reward():
 
 
 def test_attacker_crafts_are_sound_unless_thinned_and_deterministic():
-    from opensoc.adjudication import adjudicate
+    from opensoc.adjudication.gate import adjudicate
 
     outcomes = {True: [], False: []}
     for action in range(0, len(cpu_attacker.ACTIONS), 5):

@@ -23,7 +23,7 @@ from tiny_lm import build_model, build_tokenizer, corpus  # noqa: E402
 
 from opensoc.eval.frozen import SFT_PATH  # noqa: E402
 from opensoc.train.config import CONFIG_DIR, StageConfig  # noqa: E402
-from opensoc.tasks.registry import INVESTIGATION_TASKS  # noqa: E402
+from opensoc.families.investigation.tasks import INVESTIGATION_TASKS  # noqa: E402
 
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
 TINY = dict(bf16=False, use_cpu=True, logging_steps=1, per_device_train_batch_size=2, lora=LORA)
@@ -155,7 +155,7 @@ def test_configs_notebook_and_pipeline_script():
             assert config.task in INVESTIGATION_TASKS and config.reward == "service", path.name
     with pytest.raises(ValueError, match="unknown config keys"):
         StageConfig.from_dict({"name": "x", "kind": "sft", "output_dir": "o", "learning_rte": 1})
-    notebook = json.loads((REPO / "train_grpo.ipynb").read_text())
+    notebook = json.loads((REPO / "train" / "train_grpo.ipynb").read_text())
     code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
     tree = ast.parse(code)
     imported = {(n.module, a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
@@ -178,7 +178,7 @@ def test_stage_command_line_applies_overrides():
 def test_the_investigator_environment_directly(live_server, monkeypatch):
     import inspect
 
-    from opensoc.investigation.case import build_case
+    from opensoc.families.investigation.case import build_case
     from opensoc.train.trl_env import OpenSOCInvestigatorEnv
 
     monkeypatch.setenv("OPENSOC_URL", live_server)

@@ -120,7 +120,7 @@ def test_a_defender_episode_survives_an_idle_close(idle_server, with_token):
 
 
 def test_an_investigation_resumes_with_its_tool_calls_after_an_idle_close(idle_server, with_token):
-    from opensoc.investigation.case import build_case
+    from opensoc.families.investigation.case import build_case
 
     case = build_case("investigate_stage1", 4)
     target = case.truth.triggering_log_ids[0]

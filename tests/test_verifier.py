@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opensoc.generator import generate, generate_from_template
-from opensoc.inventory import INVENTORY
+from opensoc.world.inventory import INVENTORY
 from opensoc.tasks import task_names
 from opensoc.verifier import PLAUSIBILITY_CODES, RULES_BY_ID, VERDICT_RULES, check_plausibility, compute_ground_truth
 
@@ -93,7 +93,7 @@ def test_invalid_ip_kinds(incident):
 def test_rule_table_is_well_formed():
     ids = [r.rule_id for r in VERDICT_RULES]
     assert len(ids) == len(set(ids))
-    from opensoc.attack import TECHNIQUES
+    from opensoc.world.attack import TECHNIQUES
 
     for rule in VERDICT_RULES:
         assert all(t in TECHNIQUES for t in rule.technique_ids), rule.rule_id

@@ -9,7 +9,7 @@ from conftest import best_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opensoc.wire import MAX_COLLECTIONS, MAX_DEPTH, MAX_ITEMS, WireError, parse_json
+from opensoc.service.wire import MAX_COLLECTIONS, MAX_DEPTH, MAX_ITEMS, WireError, parse_json
 
 
 @pytest.mark.parametrize(("text", "code", "expected"), [

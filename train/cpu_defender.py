@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..defenders import primary_log_id
+from ..incidents.defenders import primary_log_id
 from ..env import OpenSOCEnv
 from ..schema import TRIAGE_ACTIONS, Alert, SubmitTriage
 from ..tasks.registry import TASKS
@@ -162,7 +162,7 @@ def holdout_scores(policy: LinearPolicy) -> dict:
     """Accuracy and mean reward of ``policy`` on the frozen hold-out, through the eval harness."""
     from ..eval.policies import _Fn
     from ..eval.runner import load_items, run_policy, summarize
-    from ..prompting import format_triage_answer
+    from ..incidents.prompting import format_triage_answer
 
     def answer(obs, item):
         t = policy.act(obs.alert)

@@ -8,7 +8,7 @@ suits GRPO runs whose prompts already hold the alert (no tool calling needed).
 from __future__ import annotations
 
 from ..env import OpenSOCEnv
-from ..prompting import completion_text, triage_action
+from ..incidents.prompting import completion_text, triage_action
 
 
 def defender_reward(completions, task, seed, **kwargs) -> list[float]:

@@ -1,0 +1,1 @@
+"""Incident triage: the curriculum tasks, in three modes (``family``)."""

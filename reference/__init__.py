@@ -1,0 +1,332 @@
+"""Render OpenSOC's reference documentation from the tables in code.
+
+``python -m opensoc.reference`` rewrites ``docs/verifier.md`` and the generated sections of
+``README.md`` (between ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->``);
+``--check`` exits 1 when either is stale. Nothing in these documents is written by hand:
+the rule, reward, plausibility, template and curriculum tables all come from the modules
+that enforce them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from ..world.attack import ATTACK_VERSION, TECHNIQUES
+from ..generator import TEMPLATES, generate
+from ..rubric import (
+    ATTACKER_EVASION,
+    ATTACKER_NOVELTY,
+    ATTACKER_OUTCOMES,
+    ATTACKER_SCHEMA_INVALID,
+    ATTACKER_UNSOUND,
+    CITATION_BONUS,
+    MAX_NOVELTY_PER_RUN,
+    DEFENDER_REWARD,
+    DEFENDER_REWARD_RANGE,
+    FORMAT_VIOLATION_BENIGN,
+    FORMAT_VIOLATION_MALICIOUS,
+)
+from ..schema import EVENT_TYPES, TRIAGE_ACTIONS, IncidentParams, SubmitTriage
+from ..tasks.registry import BENIGN_SHARE, TASKS
+from ..adjudication.contest import suspicion_rules
+from ..verifier import (
+    ACTION_RANK,
+    CATEGORY_DEPICTIONS,
+    CRITICAL_ASSET_MODIFIER,
+    PLAUSIBILITY_CODES,
+    PLAUSIBLE_TIME_RANGE,
+    THRESHOLDS,
+    VERDICT_RULES,
+    compute_ground_truth,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+LABEL_SAMPLE = 500  # seeds per stage for the measured label distribution
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:+g}"
+
+
+def action_space() -> str:
+    triage = SubmitTriage.model_json_schema()["properties"]
+    rows = [[f"`{name}`", prop.get("description", "")] for name, prop in triage.items()]
+    return "\n".join([
+        "A step sends exactly one of two actions, as JSON:",
+        "",
+        "- `{\"submit_triage\": {...}}` (defender):",
+        "",
+        _table(["field", "meaning"], rows),
+        "",
+        "  Actions, least to most severe: " + ", ".join(f"`{a}`" for a in sorted(TRIAGE_ACTIONS, key=ACTION_RANK.get)) + ".",
+        "",
+        "- `{\"craft_incident\": {...}}` (attacker): an incident with "
+        + ", ".join(f"`{k}`" for k in IncidentParams.model_fields) + "; 1 to 64 events of the types "
+        + ", ".join(f"`{t}`" for t in EVENT_TYPES) + ". Its JSON Schema is `opensoc.schema.OpenSOCAction.model_json_schema()`.",
+    ])
+
+
+def defender_rewards() -> str:
+    rows = [[f"**{g}**"] + [f"{_fmt(DEFENDER_REWARD[(g, p)].reward)} ({DEFENDER_REWARD[(g, p)].outcome})" for p in TRIAGE_ACTIONS]
+            for g in TRIAGE_ACTIONS]
+    return "\n".join([
+        "Rows are the verifier's action, columns the defender's:",
+        "",
+        _table(["gold \\ predicted"] + [f"`{p}`" for p in TRIAGE_ACTIONS], rows),
+        "",
+        f"- Citation bonus: {_fmt(CITATION_BONUS)} when the action is correct and `cited_log_id` is one of the "
+        "verifier's triggering log ids (one id per triage; a list is a format violation).",
+        f"- Format violation (no valid `submit_triage`): {_fmt(FORMAT_VIOLATION_BENIGN)} on a benign incident; on a "
+        f"malicious one it scores as a dismiss ({_fmt(FORMAT_VIOLATION_MALICIOUS)}), so malformed output never beats an answer.",
+        f"- Range: [{DEFENDER_REWARD_RANGE[0]:g}, {DEFENDER_REWARD_RANGE[1]:g}].",
+    ])
+
+
+def attacker_rewards() -> str:
+    reward = {"schema_invalid": _fmt(ATTACKER_SCHEMA_INVALID), "implausible": _fmt(ATTACKER_UNSOUND),
+              "contested": _fmt(ATTACKER_UNSOUND), "mislabelled": _fmt(ATTACKER_UNSOUND),
+              "evaded": f"{_fmt(ATTACKER_EVASION)} (the only way to earn it), {_fmt(ATTACKER_NOVELTY)} more the first time "
+                        "the run wins this way", "caught": "+0"}
+    rows = [[f"`{k}`", v, reward[k]] for k, v in ATTACKER_OUTCOMES.items()]
+    return "\n".join([
+        _table(["outcome", "when", "reward"], rows),
+        "",
+        "A craft is *sound* when it is plausible, uncontested and correctly labelled; only a sound craft is played to a "
+        "defender in `self_play`, can pay, and can enter a replay pool. `target_label` is `benign` or `malicious`, or "
+        "the exact action the attacker expects; `benign` matches `dismiss` and `malicious` any other verdict.",
+        f"A way to win is the verdict, the rules that decided it and the defender's answer; names, values, counts and "
+        f"text are left out, so padding or rewording an incident is the same way to win. A run credits at most "
+        f"{MAX_NOVELTY_PER_RUN} ways.",
+    ])
+
+
+def verdict_rules() -> str:
+    rows = [[f"`{r.rule_id}`", r.category or "(context)", f"`{r.action}`", ", ".join(r.technique_ids) or "-", r.condition]
+            for r in VERDICT_RULES]
+    name, text = CRITICAL_ASSET_MODIFIER
+    return "\n".join([
+        "The verdict is the most severe action among the malicious rules that fire "
+        "(`escalate` > `quarantine_host` > `block_ip` > `monitor`); if none fires it is `dismiss`, and the context "
+        "rules name the evidence that explains the activity. Only structured event fields and the asset inventory "
+        "are read.",
+        "",
+        _table(["rule", "category", "action", "ATT&CK", "condition"], rows),
+        "",
+        f"Modifier `{name}`: {text}.",
+    ])
+
+
+def thresholds() -> str:
+    low, high = PLAUSIBLE_TIME_RANGE
+    return "\n".join([
+        _table(["name", "value", "meaning"], [[f"`{k}`", f"{v:g}", m] for k, (v, m) in THRESHOLDS.items()]),
+        "",
+        f"Plausible event times: {low:%Y-%m-%d} to {high:%Y-%m-%d}.",
+    ])
+
+
+def depictions() -> str:
+    return _table(["category", "at least one event shows"], [[f"`{c}`", what] for c, (what, _) in CATEGORY_DEPICTIONS.items()])
+
+
+def suspicion() -> str:
+    rows = [[r.title, r.level, ", ".join(t.removeprefix("attack.").upper() for t in r.tags if t.startswith("attack.t")) or "-",
+             f"`{r.rule_id[-4:]}`"] for r in suspicion_rules()]
+    return "\n".join([
+        "Sigma rules in `adjudication/rules/opensoc.yml`, written apart from the verdict rules and wider on purpose. On a "
+        "crafted incident, a hit whose events no verdict or context rule covers contests the verdict: the craft pays "
+        "nothing and is never replayed.",
+        "",
+        _table(["indicator", "level", "ATT&CK", "id (last digits)"], rows),
+    ])
+
+
+def plausibility() -> str:
+    return _table(["code", "rejects"], [[f"`{c}`", d] for c, d in PLAUSIBILITY_CODES.items()])
+
+
+def templates() -> str:
+    rows = [[t.category, f"`{t.name}`", f"`{t.expected_action}`", "yes" if t.single_event else "", "yes" if t.evasive else ""]
+            for t in sorted(TEMPLATES, key=lambda t: (t.category, t.name))]
+    return _table(["category", "template", "verdict", "stage 1", "evasive"], rows)
+
+
+def curriculum() -> str:
+    rows = []
+    for spec in TASKS.values():
+        counts = Counter(compute_ground_truth(generate(spec.name, s)).action for s in range(LABEL_SAMPLE))
+        dist = ", ".join(f"{a} {counts[a] / LABEL_SAMPLE:.0%}" for a in TRIAGE_ACTIONS if counts[a])
+        rows.append([f"`{spec.name}`", spec.title, spec.description, dist])
+    return "\n".join([
+        f"Benign look-alikes are drawn with probability {BENIGN_SHARE:g}; the malicious actions a stage offers share "
+        f"the rest equally. Label distribution measured on seeds 0–{LABEL_SAMPLE - 1}:",
+        "",
+        _table(["task", "stage", "what it draws", "label distribution"], rows),
+    ])
+
+
+def attack_table() -> str:
+    rows = [[f"`{tid}`", name, ", ".join(tactics)] for tid, (name, tactics) in TECHNIQUES.items()]
+    return "\n".join([
+        f"Technique ids are checked offline against MITRE ATT&CK® Enterprise v{ATTACK_VERSION} "
+        "(© The MITRE Corporation, used under the ATT&CK Terms of Use):",
+        "",
+        _table(["id", "name", "tactics"], rows),
+    ])
+
+
+def verifier_doc() -> str:
+    return "\n".join([
+        "# OpenSOC verifier reference",
+        "",
+        "_Generated by `python -m opensoc.reference` from `verifier.py`, `adjudication/rules/opensoc.yml`, `rubric.py`, "
+        "`generator.py` and `tasks/registry.py`; do not edit by hand._",
+        "",
+        "## Verdict rules", "", verdict_rules(), "",
+        "## Thresholds", "", thresholds(), "",
+        "## Plausibility codes", "",
+        "An attacker's incident earns reward only when it passes every check below.", "", plausibility(), "",
+        "## Category depictions", "",
+        "The declared category must be shown by the events; these tests are independent of the verdict rules.", "",
+        depictions(), "",
+        "## Suspicion indicators", "", suspicion(), "",
+        "## Defender reward", "", defender_rewards(), "",
+        "## Attacker reward", "", attacker_rewards(), "",
+        "## Incident templates", "", templates(), "",
+        "## Curriculum", "", curriculum(), "",
+        "## ATT&CK techniques", "", attack_table(), "",
+    ])
+
+
+def e1_scoring() -> str:
+    import json as _json
+
+    from ..families.e1.scoring import DEFAULT_COSTS, reward_range, score_compat, score_default
+
+    c = DEFAULT_COSTS
+    low, high = c.abstain_band()
+    cells = [[f"**{gold}**"] + [f"{_fmt(c.decision_value(pred, gold))}" for pred in ("Benign", "Malicious", "Abstain")]
+             for gold in ("Benign", "Malicious")]
+    examples = [
+        ("correct, confidence 0.9", _json.dumps({"label": "Malicious", "confidence": 0.9}), "Malicious"),
+        ("missed attack, confidence 0.9", _json.dumps({"label": "Benign", "confidence": 0.9}), "Malicious"),
+        ("false alarm, confidence 0.9", _json.dumps({"label": "Malicious", "confidence": 0.9}), "Benign"),
+        ("Abstain on an attack", _json.dumps({"label": "Abstain", "confidence": 0.5}), "Malicious"),
+        ("`confidence: true`", '{"label": "Malicious", "confidence": true}', "Malicious"),
+        ('`confidence: "0.9"`', '{"label": "Malicious", "confidence": "0.9"}', "Malicious"),
+        ("JSON in `<think>`, answer after it", '<think>{"label": "Benign"}</think>{"label": "Malicious", "confidence": 0.9}', "Malicious"),
+        ("two JSON objects", '{"label": "Malicious", "confidence": 0.9} {"label": "Benign", "confidence": 0.9}', "Malicious"),
+        ("lower-case label", '{"label": "malicious", "confidence": 0.9}', "Malicious"),
+    ]
+    rows = [[why, gold, f"{score_compat(text, gold).reward:+.3g}", f"{score_default(text, gold).reward:+.3g}"]
+            for why, text, gold in examples]
+    return "\n".join([
+        "**Compatibility mode** (`scoring=compat`) reproduces Security Verifiers' E1: "
+        "`R = 1.0·accuracy + 0.1·format + 0.2·(1 − |conf − correct|) + 0.5·cost`, cost +1 correct, −1 missed attack, "
+        f"0 otherwise, with their lenient parser; range {list(reward_range('compat'))}.",
+        "",
+        "**Default mode**: decision value (rows gold, columns answer) + "
+        f"{c.calibration_weight:g}·(1 − (conf − correct)²) + {c.format_weight:g} for a well-formed answer; range "
+        f"{list(reward_range('default'))}.",
+        "",
+        _table(["gold \\ answer", "Benign", "Malicious", "Abstain"], cells),
+        "",
+        f"- The Brier term is a proper scoring rule: reporting your real probability of being right maximises it. "
+        f"An Abstain earns the calibration credit of a 50/50 forecast ({0.75 * c.calibration_weight:g}).",
+        f"- With these costs Abstain has the highest expected decision value when P(Malicious) lies in "
+        f"({low:.3f}, {high:.3f}); below it answer Benign, above it Malicious. `E1Costs` sets FN, FP and Abstain values.",
+        "- Parsing is strict: exactly one JSON object in the final answer (after any `</think>`), no duplicate keys or "
+        "extra fields, a label among Benign/Malicious/Abstain (case and surrounding spaces ignored), and a confidence "
+        "that is a JSON number in [0, 1]. Anything else scores the row's worst answer "
+        f"({_fmt(-c.fn_cost)} on an attack, {_fmt(-c.fp_cost)} on benign traffic), so malformed output never pays.",
+        "",
+        _table(["output", "gold", "compat", "default"], rows),
+    ])
+
+
+def investigation() -> str:
+    from ..families.investigation.query import __doc__ as query_doc
+    from ..families.investigation.tools import tool_specs
+    from ..families.investigation.tasks import INVESTIGATION_TASKS
+
+    tasks = _table(["task", "incidents from", "store", "tool calls"],
+                   [[f"`{s.name}`", f"`{s.curriculum_task}`", f"about {s.store_events:,} events over {s.store_hours:g} h",
+                     str(s.call_budget)] for s in INVESTIGATION_TASKS.values()])
+    tools = _table(["tool", "what it does", "arguments"],
+                   [[f"`{t['name']}`", t["description"],
+                     "; ".join(f"`{k}`: {v.get('description', '')}" for k, v in t["parameters"]["properties"].items())]
+                    for t in tool_specs()])
+    language = query_doc.split("\n\n", 1)[1]
+    return "\n".join([tasks, "", tools, "", "**The query language.** " + language.strip()])
+
+
+def investigation_headline() -> str:
+    from ..eval.report import markdown_table
+
+    results = json.loads((ROOT / "docs" / "eval_investigation" / "results.json").read_text(encoding="utf-8"))
+    return markdown_table(results["policies"]).rstrip("\n")
+
+
+def eval_headline() -> str:
+    from ..eval.report import markdown_table
+
+    results = json.loads((ROOT / "docs" / "eval" / "results.json").read_text(encoding="utf-8"))
+    return markdown_table(results["policies"]).rstrip("\n")
+
+
+README_SECTIONS = {
+    "action-space": action_space,
+    "defender-reward": defender_rewards,
+    "attacker-reward": attacker_rewards,
+    "verdict-rules": verdict_rules,
+    "curriculum": curriculum,
+    "e1-scoring": e1_scoring,
+    "eval-headline": eval_headline,
+    "investigation": investigation,
+    "investigation-headline": investigation_headline,
+}
+
+
+def render_readme(text: str) -> str:
+    """``text`` with every generated section re-rendered."""
+    for name, render in README_SECTIONS.items():
+        pattern = re.compile(rf"(<!-- BEGIN GENERATED: {name} -->\n).*?(<!-- END GENERATED: {name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"README.md lacks the generated section {name!r}")
+        body = render() + "\n"
+        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return text
+
+
+def outputs() -> dict[Path, str]:
+    readme = ROOT / "README.md"
+    return {ROOT / "docs" / "verifier.md": verifier_doc(), readme: render_readme(readme.read_text(encoding="utf-8"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m opensoc.reference", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a generated document is stale")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, content in outputs().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current != content:
+            stale.append(path)
+            if not args.check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content, encoding="utf-8")
+    for path in stale:
+        print(f"{'stale' if args.check else 'wrote'}: {path.relative_to(ROOT)}")
+    return 1 if (args.check and stale) else 0
+
+
