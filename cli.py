@@ -75,39 +75,22 @@ def _failed_requests(records: dict, out: Path, allowed: bool) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .eval.policies import make_policy
     from .eval.report import markdown_table, write_run
-    from .eval.runner import load_items, run_policy, summarize
+    from .eval.runner import load_items, make_policy_for, run_policy, summarize
 
     out = args.out or RUNS / "eval" / args.split.replace(":", "_")
     items = load_items(args.split, args.tasks, args.limit)
-    llm_args = dict(base_url=args.base_url, model=args.model, api_key_env=args.api_key_env, concurrency=args.concurrency,
-                    timeout_s=args.timeout, retries=args.retries, cache_dir=args.cache_dir)
     if "llm" in args.policy and not (args.base_url and args.model):
         raise ValueError("--policy llm needs --base-url and --model")
     if "hf" in args.policy and not args.hf_model:
         raise ValueError("--policy hf needs --hf-model (and optionally --hf-adapter)")
+    model_args = dict(base_url=args.base_url, model=args.model, api_key_env=args.api_key_env, concurrency=args.concurrency,
+                      timeout_s=args.timeout, retries=args.retries, cache_dir=args.cache_dir, hf_model=args.hf_model,
+                      hf_adapter=args.hf_adapter, hf_device=args.hf_device, hf_batch_size=args.hf_batch_size,
+                      hf_max_new_tokens=args.hf_max_new_tokens)
+    policies = [make_policy_for(args.split, name, **model_args) for name in args.policy]
     results, records = {}, {}
-    if args.split == "investigation":
-        from .eval.investigate import LLMInvestigator, run_investigations, summarize_investigations
-
-        for name in args.policy:
-            policy = LLMInvestigator(**llm_args) if name == "llm" else name
-            rows = run_investigations(policy, items, url=args.url)
-            key = policy.name if name == "llm" else name
-            records[key], results[key] = rows, summarize_investigations(rows)
-        written = write_run(out, args.split, results, records)
-        print(markdown_table(results))
-        print(f"wrote {len(written)} files to {out}")
-        return _failed_requests(records, out, args.allow_failures)
-    for name in args.policy:
-        if name == "llm":
-            policy = make_policy(name, **llm_args)
-        elif name == "hf":
-            policy = make_policy(name, hf_model=args.hf_model, hf_adapter=args.hf_adapter, hf_device=args.hf_device,
-                                 hf_batch_size=args.hf_batch_size, hf_max_new_tokens=args.hf_max_new_tokens)
-        else:
-            policy = make_policy(name)
+    for policy in policies:
         rows = run_policy(policy, items, url=args.url)
         records[policy.name], results[policy.name] = rows, summarize(rows)
         if getattr(policy, "generation", None):  # hf: where and how fast it generated, kept with its results
@@ -122,7 +105,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _regenerate(args: argparse.Namespace) -> int:
-    from .eval.committed import COMMITTED_RUNS, drift, regenerate, source_checkout
+    from .reference.committed import COMMITTED_RUNS, drift, regenerate, source_checkout
 
     if args.check:
         stale = drift(args.into or source_checkout())
@@ -141,7 +124,8 @@ def _regenerate(args: argparse.Namespace) -> int:
 def _tasks(args: argparse.Namespace) -> int:
     import json
 
-    from .tasks.catalog import CATALOG, task_overview
+    from .families.registry import task_overview
+    from .tasks.catalog import CATALOG
 
     if args.json:
         print(json.dumps({"tasks": task_overview(), "splits": CATALOG.list_splits()}, indent=1))
@@ -218,13 +202,12 @@ def _train_scratch(args: argparse.Namespace) -> int:
 
 
 def _policy_help() -> str:
-    from .eval.investigate import INVESTIGATION_POLICIES
-    from .eval.policies import BUILTIN
+    from .eval.runner import policy_names, split_names
 
-    triage = [n for n, p in BUILTIN.items() if p.kind in ("soc", "any")]
-    e1 = [n for n, p in BUILTIN.items() if p.kind in ("e1", "any")]
-    return (f"holdout: {', '.join(triage)}, llm, hf; investigation: {', '.join(INVESTIGATION_POLICIES)}, llm; "
-            f"E1: {', '.join(e1)}, llm")
+    by_policies: dict[tuple[str, ...], list[str]] = {}
+    for split in split_names():
+        by_policies.setdefault(tuple(policy_names(split)), []).append(split)
+    return "; ".join(f"{', '.join(splits)}: {', '.join(names)}" for names, splits in by_policies.items())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,10 @@
 """OpenSOCEnv: the one episode state machine behind every transport.
 
-``reset`` finds the family that serves the task (incident triage, investigation, E1: ``families``) and lets it
-start an episode; ``step`` checks the request against the episode (an action that is no action, the wrong role's
-action, a step after the end) and hands the action to the family, which scores it. Request-level mistakes raise
-``EpisodeError`` and leave the episode untouched; a well-formed action whose content fails the schema is the
-policy's mistake, and the family scores it.
+``reset`` finds the family that serves the task (``families.registry``) and lets it start an episode; ``step``
+checks the request against the episode (an action that is no action, the wrong role's action, a step after the
+end) and hands the action to the family, which scores it. Request-level mistakes raise ``OpenSOCError`` and leave
+the episode untouched; a well-formed action whose content fails the schema is the policy's mistake, and the family
+scores it. Nothing here knows any family's tasks, options or actions.
 """
 
 from __future__ import annotations
@@ -12,35 +12,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .families.runs import REPLAY_POOL_SIZE, AttackerRun
-from .families.registry import family_for
-from .families.base import (
-    DEFAULT_MODE,
-    DEFAULT_SEED,
-    DEFAULT_TASK,
-    BudgetExhaustedError,
-    Episode,
-    EpisodeError,
+from pydantic import BaseModel
+
+from .families.base import DEFAULT_SEED, DEFAULT_TASK, Episode, Family, ResetRequest
+from .families.registry import action_names, require_family
+from .families.runs import AttackerRun
+from .models import (
     EpisodeOverError,
+    Grade,
     InvalidActionError,
     InvalidParameterError,
     NoEpisodeError,
     NotGradableError,
-    ResetRequest,
+    Observation,
+    OpenSOCState,
     WrongTurnError,
 )
-from .families.e1.family import E1_SCORING, e1_dataset, e1_source
-from .families.triage.family import DEFAULT_DEFENDER_POLICY, Materialized, materialize, materialized_incident
-from .models import Grade, OpenSOCObservation, OpenSOCState
-from .schema import ACTION_NAMES, OpenSOCAction
-from .families.registry import all_task_names
+from .tasks.catalog import CATALOG, UnknownSplitError
 
-__all__ = [
-    "ACTION_NAMES", "DEFAULT_DEFENDER_POLICY", "DEFAULT_MODE", "DEFAULT_SEED", "DEFAULT_TASK", "E1_SCORING",
-    "REPLAY_POOL_SIZE", "AttackerRun", "BudgetExhaustedError", "EpisodeError", "EpisodeOverError", "InvalidActionError",
-    "InvalidParameterError", "Materialized", "NoEpisodeError", "NotGradableError", "OpenSOCEnv", "WrongTurnError",
-    "e1_dataset", "e1_source", "materialize", "materialized_incident",
-]
+__all__ = ["OpenSOCEnv", "check_episode_id", "check_seed"]
+
+
+def check_seed(seed: Any) -> int:
+    seed = DEFAULT_SEED if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}", field="seed",
+                                    expected="an integer ≥ 0")
+    return seed
+
+
+def check_episode_id(episode_id: Any) -> str | None:
+    if episode_id is not None and (not isinstance(episode_id, str) or not 0 < len(episode_id) <= 255):
+        raise InvalidParameterError("episode_id must be a string of 1 to 255 characters", field="episode_id",
+                                    expected="a string of 1 to 255 characters")
+    return episode_id
 
 
 class OpenSOCEnv:
@@ -51,64 +56,62 @@ class OpenSOCEnv:
     def __init__(self, run: AttackerRun | None = None):
         self.run = run if run is not None else AttackerRun()
         self._ep: Episode | None = None
-        self._family = None
+        self._family: Family | None = None
 
-    def reset(
-        self,
-        task: str | None = None,
-        mode: str | None = None,
-        seed: int | None = None,
-        episode_id: str | None = None,
-        defender_policy: str | None = None,
-        use_replay_pool: bool = False,
-        split: str | None = None,
-        scoring: str | None = None,
-        index: int | None = None,
-    ) -> OpenSOCObservation:
-        """Start an episode. Defaults: task ``stage1_basic``, mode ``defender_only``, seed 0.
+    def reset(self, task: str | None = None, seed: int | None = None, episode_id: str | None = None,
+              split: str | None = None, index: int | None = None, **options: Any) -> Observation:
+        """Start an episode. Defaults: task ``stage1_basic``, seed 0.
 
-        Incident-triage tasks take ``mode``, ``defender_policy`` (``attacker_only``'s built-in defender) and
+        ``options`` are the task family's own (``GET /tasks`` lists them): incident-triage tasks take ``mode``
+        (default ``defender_only``), ``defender_policy`` (``attacker_only``'s built-in defender) and
         ``use_replay_pool`` (stage 4 draws sound attacker incidents recorded by this run; off by default so that
-        (task, seed) always names the same incident). Investigation tasks take ``mode`` and ``defender_policy``.
-        E1 tasks take ``split`` and ``scoring``; the flow shown is row ``seed mod len(split)``.
+        (task, seed) always names the same incident); investigation tasks take ``mode`` and ``defender_policy``; E1
+        tasks take ``split`` and ``scoring`` (the flow shown is row ``seed mod len(split)``). An option left at
+        ``None`` (or ``False``) is not given.
 
-        ``split`` with ``index`` picks a task of OpenEnv's Task API instead (``task_api``): the task at that index
-        names the task and seed (and an E1 row's split), so neither may be given beside it.
+        ``split`` with ``index`` picks a task of OpenEnv's Task API instead (``tasks.catalog``): the task at that
+        index names the task and seed (and a dataset row's split), so neither may be given beside it.
         """
         if index is not None:
             task, seed, split = _task_api_choice(split, index, task, seed)
-        task = task if task is not None else DEFAULT_TASK
-        family = family_for(task) if isinstance(task, str) else None
-        if family is None:
-            raise InvalidParameterError(f"unknown task {task!r}; expected one of: {', '.join(all_task_names())}",
-                                        field="task", expected=all_task_names())
-        request = ResetRequest(task=task, mode=mode, seed=seed, episode_id=episode_id, defender_policy=defender_policy,
-                               use_replay_pool=use_replay_pool, split=split, scoring=scoring)
+        family = require_family(task if task is not None else DEFAULT_TASK)
+        given = {k: v for k, v in {**options, "split": split}.items() if v is not None and v is not False}
+        request = ResetRequest(task=task if task is not None else DEFAULT_TASK, seed=check_seed(seed),
+                               episode_id=check_episode_id(episode_id), options=given)
         self._ep, self._family = family.reset(request, self.run), family
         return family.observe(self._ep)
 
-    def step(self, action: Mapping[str, Any] | OpenSOCAction) -> OpenSOCObservation:
-        """Apply one role's action. Raises ``EpisodeError`` for requests the episode cannot take."""
-        ep = self._require_episode()
+    def step(self, action: Mapping[str, Any] | BaseModel) -> Observation:
+        """Apply one role's action. Raises ``OpenSOCError`` for requests the episode cannot take."""
+        ep, family = self._require_episode()
         name, content = _unwrap(action)
         if ep.done:
             raise EpisodeOverError("the episode is over; call reset to start another")
-        legal = self._family.legal_actions(ep)
+        legal = family.legal_actions(ep)
         if name not in legal:
-            if name == "tool_call" and "submit_triage" in legal and ep.task in _tool_tasks():
-                raise BudgetExhaustedError("the tool calls of this case are spent: send submit_triage",
-                                           field="tool_call", expected="submit_triage")
+            refusal = family.refusal(ep, name)
+            if refusal is not None:
+                raise refusal
             role = ep.role or "nobody"
             raise WrongTurnError(f"it is the {role}'s turn: send {' or '.join(legal)}, not {name}", field=name,
                                  expected=legal[0] if len(legal) == 1 else legal)
         ep.step_count += 1
         ep.errors = []
-        self._family.step(ep, name, content, self.run)
-        return self._family.observe(ep)
+        family.step(ep, name, content, self.run)
+        return family.observe(ep)
 
-    def _require_episode(self) -> Episode:
-        if self._ep is None:
+    def _require_episode(self) -> tuple[Episode, Family]:
+        if self._ep is None or self._family is None:
             raise NoEpisodeError("no episode yet; call reset first")
+        return self._ep, self._family
+
+    @property
+    def family(self) -> Family | None:
+        """The family of the current episode."""
+        return self._family
+
+    @property
+    def episode(self) -> Episode | None:
         return self._ep
 
     @property
@@ -125,20 +128,18 @@ class OpenSOCEnv:
 
     def grade(self) -> Grade:
         """Scores of the finished episode; refuses before the defender (or built-in defender) has acted."""
-        ep = self._require_episode()
+        ep, family = self._require_episode()
         if not ep.done:
             raise NotGradableError("the episode is not finished: it is graded once the defender has acted",
                                    field="episode_id")
-        return self._family.grade(ep)
+        return family.grade(ep)
 
     def close(self) -> None:
         self._ep, self._family = None, None
 
 
 def _task_api_choice(split: Any, index: Any, task: Any, seed: Any) -> tuple[str, int, str | None]:
-    """The (task, seed, E1 split) a Task API ``split`` and ``index`` name; refuses a task or seed given beside them."""
-    from .tasks.catalog import CATALOG, UnknownSplitError  # task_api reads the frozen files, whose module imports this one
-
+    """The (task, seed, dataset split) a Task API ``split`` and ``index`` name; refuses a task or seed beside them."""
     for name, value in (("task", task), ("seed", seed)):
         if value is not None:
             raise InvalidParameterError(f"{name} is given with index: a Task API split and index name the task and "
@@ -156,26 +157,22 @@ def _task_api_choice(split: Any, index: Any, task: Any, seed: Any) -> tuple[str,
     return entry.reset["task"], entry.reset["seed"], entry.reset.get("split")
 
 
-def _tool_tasks() -> set[str]:
-    from .families.investigation.tasks import INVESTIGATION_TASKS
-
-    return set(INVESTIGATION_TASKS)
-
-
-def _unwrap(action: Mapping[str, Any] | OpenSOCAction) -> tuple[str, Any]:
-    if isinstance(action, OpenSOCAction):
-        return action.name, getattr(action, action.name)
+def _unwrap(action: Mapping[str, Any] | BaseModel) -> tuple[str, Any]:
+    names = action_names()
+    if isinstance(action, BaseModel):
+        given = [n for n in names if getattr(action, n, None) is not None]
+        if len(given) == 1:
+            return given[0], getattr(action, given[0])
+        action = action.model_dump(exclude_none=True)
     if not isinstance(action, Mapping):
-        raise InvalidActionError("an action is a JSON object holding " + ", ".join(ACTION_NAMES), field="action",
-                                 expected=list(ACTION_NAMES))
-    unknown = [k for k in action if k not in ACTION_NAMES]
+        raise InvalidActionError("an action is a JSON object holding " + ", ".join(names), field="action",
+                                 expected=list(names))
+    unknown = [k for k in action if k not in names]
     if unknown:
-        raise InvalidActionError(f"unknown action field {str(unknown[0])[:64]!r}; expected one of: {', '.join(ACTION_NAMES)}",
-                                 field=str(unknown[0])[:64], expected=list(ACTION_NAMES))
-    present = [k for k in ACTION_NAMES if action.get(k) is not None]
+        raise InvalidActionError(f"unknown action field {str(unknown[0])[:64]!r}; expected one of: {', '.join(names)}",
+                                 field=str(unknown[0])[:64], expected=list(names))
+    present = [k for k in names if action.get(k) is not None]
     if len(present) != 1:
-        raise InvalidActionError(f"an action holds exactly one of: {', '.join(ACTION_NAMES)}", field="action",
-                                 expected=list(ACTION_NAMES))
+        raise InvalidActionError(f"an action holds exactly one of: {', '.join(names)}", field="action",
+                                 expected=list(names))
     return present[0], action[present[0]]
-
-

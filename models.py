@@ -1,21 +1,19 @@
-"""Wire models of an OpenSOC episode: observation, state and grade.
+"""Wire models every family shares: an observation's, a state's and a grade's common fields, and the one error type.
 
-These are what ``/reset``, ``/step``, ``/state``, ``/grade`` and ``/ws`` send, and what
-``GET /schema`` describes. The defender's observation carries the alert and nothing of
-the attacker's narrative, claimed label or category.
+Each family (``families``) subclasses ``Observation`` and ``Grade`` with its own fields and a ``family`` tag;
+``families.registry`` joins them into the discriminated unions that ``/reset``, ``/step``, ``/grade``, ``/ws`` and
+``GET /schema`` carry. ``OpenSOCError`` is every refusal OpenSOC makes, in process, on the server and in the clients:
+a stable ``code``, a message, the ``field`` at fault and what was ``expected`` there; the service maps codes to HTTP
+statuses in one table (``service.errors``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .families.e1.scoring import E1Score
-from .families.investigation.case import CaseAlert
-from .rubric import AttackerScore, DefenderScore
-from .schema import Alert, StrictModel, TriageAction
-from .verifier import PlausibilityReport
+from .schema import StrictModel
 
 Role = Literal["attacker", "defender"]
 Mode = Literal["defender_only", "self_play", "attacker_only"]
@@ -31,92 +29,25 @@ class FieldError(StrictModel):
     type: str
 
 
-class AttackerBrief(StrictModel):
-    """What the attacker is asked to build, and the world it must be consistent with."""
+class Observation(StrictModel):
+    """What a step returns, in every family. ``done`` and ``reward`` travel beside it in the OpenEnv envelope.
 
-    target_category: str = Field(description="Category the incident should depict.")
-    task: str = Field(description="Curriculum task; sets the difficulty.")
-    stage: int
-    inventory: dict[str, Any] = Field(description="Subnets, hosts, users, groups and known-good services.")
-    event_schema: dict[str, Any] = Field(description="JSON Schema of craft_incident (IncidentParams).")
+    ``shared_fields`` names fields whose values are large, immutable and shared between episodes (a generated
+    incident's alert and prompt): the service serialises each such object once.
+    """
 
+    shared_fields: ClassVar[tuple[str, ...]] = ()
 
-class Verdict(StrictModel):
-    """The verifier's decision, revealed once the defender has acted."""
-
-    correct_action: TriageAction
-    malicious: bool
-    triggering_log_ids: list[str]
-    deciding_rule_ids: list[str]
-    defender_action: TriageAction | None = Field(description="What the defender chose; None for a format violation.")
-    plausibility: PlausibilityReport | None = Field(default=None, description="For attacker-crafted incidents.")
-
-
-class FlowQuestion(StrictModel):
-    """An E1 question as the classifier sees it: the flow's fields as text, and where it came from."""
-
-    question: str
-    dataset: str
-    split: str
-    index: int
-    tier: str = Field(description="Dataset tier actually used: local, hub or synthetic.")
-    scoring: Literal["default", "compat"]
-
-
-class FlowVerdict(StrictModel):
-    """The E1 answer key, revealed once the flow has been classified."""
-
-    answer: Literal["Benign", "Malicious"]
-    predicted: str | None
-    correct: bool
-
-
-class ToolOutput(StrictModel):
-    """What one investigation tool call returned."""
-
-    name: str
-    ok: bool = Field(description="False when the call was malformed; the output then says what was expected.")
-    output: str = Field(description="The tool's answer as text (JSON for well-formed calls).")
-    log_ids: list[str] = Field(default_factory=list, description="The events this output showed.")
-
-
-class InvestigationView(StrictModel):
-    """An investigation's state as the defender sees it."""
-
-    alert: CaseAlert = Field(description="The detection that opened the case and the one event it fired on.")
-    tools: list[dict[str, Any]] = Field(description="The tools: name, description and JSON Schema of their arguments.")
-    call_budget: int = Field(description="Tool calls allowed before the triage.")
-    calls_used: int
-    retrieved: int = Field(description="Distinct events the tools have shown so far.")
-    last_tool: ToolOutput | None = Field(default=None, description="The last call's output.")
-
-
-class RewardBreakdown(StrictModel):
-    defender: DefenderScore | None = None
-    attacker: AttackerScore | None = None
-    e1: E1Score | None = None
-
-
-class OpenSOCObservation(StrictModel):
-    """What a step returns. ``done`` and ``reward`` travel beside it in the OpenEnv envelope."""
-
+    family: str = Field(description="The task family, which says what else the observation holds.")
     role: Role | None = Field(description="Whose turn it is; None once the episode is over.")
     episode_id: str
     task: str
     mode: Mode
     seed: int
     prompt: str = Field(description="Ready-to-use prompt for an LLM playing the current role (empty when done).")
-    legal_actions: list[str] = Field(description="Action names accepted now: craft_incident, submit_triage, "
-                                     "classify_flow, tool_call, or none once the episode is over.")
-    alert: Alert | None = Field(default=None, description="The alert and log window (defender turn only).")
-    brief: AttackerBrief | None = Field(default=None, description="The attacker's brief (attacker turn only).")
-    flow: FlowQuestion | None = Field(default=None, description="The E1 question (E1 tasks only).")
-    investigation: InvestigationView | None = Field(default=None, description="The case and the tools (investigation "
-                                                    "tasks, defender's turn).")
-    verdict: Verdict | None = Field(default=None, description="Ground truth, once the defender has acted.")
-    flow_verdict: FlowVerdict | None = Field(default=None, description="The E1 answer key, once classified.")
-    rewards: RewardBreakdown | None = Field(default=None, description="Both roles' scores when done.")
-    errors: list[FieldError] = Field(default_factory=list, description="Invalid fields of the last action, if it was scored as invalid.")
+    legal_actions: list[str] = Field(description="Action names accepted now; none once the episode is over.")
+    errors: list[FieldError] = Field(default_factory=list, description="Invalid fields of the last action, if it was "
+                                     "scored as invalid.")
     done: bool = False
     reward: float | None = Field(default=None, description="Reward of the step that produced this observation.")
 
@@ -135,8 +66,9 @@ class OpenSOCState(StrictModel):
 
 
 class Grade(StrictModel):
-    """Scores of a finished episode."""
+    """Scores of a finished episode, in every family."""
 
+    family: str = Field(description="The task family, which says what else the grade holds.")
     episode_id: str
     task: str
     mode: Mode
@@ -146,6 +78,54 @@ class Grade(StrictModel):
     attacker_reward: float | None
     defender_score: float | None = Field(description="Defender reward normalized to [0, 1].")
     attacker_score: float | None = Field(description="Attacker reward normalized to [0, 1].")
-    rewards: RewardBreakdown
-    verdict: Verdict | None = Field(description="None when there is no incident: an attacker craft that failed the schema, or E1.")
-    flow_verdict: FlowVerdict | None = None
+
+
+class OpenSOCError(Exception):
+    """A request OpenSOC refuses: a stable ``code``, what was wrong, the ``field`` at fault and what was ``expected``.
+
+    Raised by the core (an episode that cannot take a request), the service (a request it cannot parse) and the
+    clients (the server's refusal, or a server that did not answer); ``status`` is the HTTP status when one was
+    given, ``headers`` any the answer must carry (``Retry-After``), ``body`` the answer as received by a client.
+    Subclasses fix a ``code``; a plain instance names its own.
+    """
+
+    code = "ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None, expected: Any = None,
+                 status: int | None = None, headers: dict[str, str] | None = None, body: Any = None):
+        super().__init__(message)
+        self.message, self.field, self.expected, self.status, self.body = message, field, expected, status, body
+        self.headers = headers or {}
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}" + (f" (field: {self.field})" if self.field else "")
+
+
+class InvalidParameterError(OpenSOCError):
+    code = "INVALID_PARAMETER"
+
+
+class InvalidActionError(OpenSOCError):
+    code = "INVALID_ACTION"
+
+
+class WrongTurnError(OpenSOCError):
+    code = "WRONG_TURN"
+
+
+class EpisodeOverError(OpenSOCError):
+    code = "EPISODE_OVER"
+
+
+class NoEpisodeError(OpenSOCError):
+    code = "NO_EPISODE"
+
+
+class NotGradableError(OpenSOCError):
+    code = "NOT_GRADABLE"
+
+
+class BudgetExhaustedError(OpenSOCError):
+    code = "BUDGET_EXHAUSTED"

@@ -15,9 +15,9 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Literal, Union, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 # --------------------------------------------------------------------------- vocabularies
 
@@ -415,47 +415,3 @@ class SubmitTriage(StrictModel):
     confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
         default=None, description="Optional probability that the action is correct, in [0, 1]."
     )
-
-
-E1Label = Literal["Benign", "Malicious", "Abstain"]
-MAX_COMPLETION = 16_000
-
-
-class ClassifyFlow(StrictModel):
-    """The E1 answer: a label for one network flow and the probability that it is right."""
-
-    label: E1Label = Field(description="Benign, Malicious, or Abstain when the evidence is insufficient.")
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = Field(description="Probability that the label is correct.")
-    rationale: Annotated[str, StringConstraints(max_length=MAX_RATIONALE)] = ""
-
-
-class ToolCall(StrictModel):
-    """An investigation step: one call of one tool (``search``, ``count``, ``lookup_host``, ``lookup_user``,
-    ``process_tree``); a malformed call is answered with an error message as the tool's output, and costs the call."""
-
-    name: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(description="The tool to call.")
-    arguments: dict[str, Any] = Field(default_factory=dict, description="The tool's arguments, as its schema gives them.")
-
-
-ACTION_NAMES: tuple[str, ...] = ("craft_incident", "submit_triage", "classify_flow", "tool_call")
-
-
-class OpenSOCAction(StrictModel):
-    """A step's action: exactly one of ``craft_incident`` (attacker), ``submit_triage`` (defender), ``classify_flow``
-    (E1; a ``ClassifyFlow`` object or the model's raw completion text) or ``tool_call`` (an investigation's tools)."""
-
-    craft_incident: IncidentParams | None = None
-    submit_triage: SubmitTriage | None = None
-    classify_flow: ClassifyFlow | Annotated[str, StringConstraints(max_length=MAX_COMPLETION)] | None = None
-    tool_call: ToolCall | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> OpenSOCAction:
-        given = [n for n in ACTION_NAMES if getattr(self, n) is not None]
-        if len(given) != 1:
-            raise ValueError("an action holds exactly one of " + ", ".join(f"'{n}'" for n in ACTION_NAMES))
-        return self
-
-    @property
-    def name(self) -> str:
-        return next(n for n in ACTION_NAMES if getattr(self, n) is not None)

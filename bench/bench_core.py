@@ -22,7 +22,7 @@ TASKS = ("stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial")
 
 
 def _episodes(task: str, seconds: float, seed0: int) -> float:
-    from opensoc.env import materialize
+    from opensoc.families.triage.family import materialize
     from opensoc.generator import generate
     from opensoc.rubric import score_triage
     from opensoc.schema import SubmitTriage

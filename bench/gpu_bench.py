@@ -79,7 +79,7 @@ class Budget:
 def _tokenizer():
     from tiny_lm import build_tokenizer, corpus
 
-    from opensoc.eval.frozen import SFT_PATH
+    from opensoc.tasks.frozen import SFT_PATH
 
     return build_tokenizer(corpus(SFT_PATH, 600), vocab_size=4096)
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from ..models import Grade, OpenSOCState
-from .results import StepResult, http_error, parse_state
+from .results import StepResult, http_error, parse_grade, parse_state
 
 # OPENSOC_URL points every client at another server without code changes.
 DEFAULT_URL = os.environ.get("OPENSOC_URL", "http://localhost:8000")
@@ -105,7 +105,7 @@ class OpenSOCClient(_Base):
         return parse_state(self._check(self._http.get("/state", params=_params(episode_id=eid))))
 
     def grade(self, episode_id: str | None = None) -> Grade:
-        return Grade.model_validate(self._check(self._http.post("/grade", json={"episode_id": episode_id or self.episode_id})))
+        return parse_grade(self._check(self._http.post("/grade", json={"episode_id": episode_id or self.episode_id})))
 
 
 class AsyncOpenSOCClient(_Base):
@@ -151,4 +151,4 @@ class AsyncOpenSOCClient(_Base):
         return parse_state(self._check(await self._http.get("/state", params=_params(episode_id=eid))))
 
     async def grade(self, episode_id: str | None = None) -> Grade:
-        return Grade.model_validate(self._check(await self._http.post("/grade", json={"episode_id": episode_id or self.episode_id})))
+        return parse_grade(self._check(await self._http.post("/grade", json={"episode_id": episode_id or self.episode_id})))

@@ -5,22 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import OpenSOCObservation, OpenSOCState
+from ..families.registry import grade_adapter, observation_adapter
+from ..models import Grade, Observation, OpenSOCError, OpenSOCState
 
-
-class OpenSOCError(RuntimeError):
-    """An error answer from the server: HTTP status (or the WebSocket error code), stable code, field."""
-
-    def __init__(self, status: int | None, code: str, message: str, field: str | None = None, body: Any = None):
-        super().__init__(f"{code}: {message}" + (f" (field: {field})" if field else ""))
-        self.status, self.code, self.message, self.field, self.body = status, code, message, field, body
+__all__ = ["OpenSOCError", "StepResult", "http_error", "parse_grade", "parse_state"]
 
 
 @dataclass(frozen=True)
 class StepResult:
-    """One reset or step: the observation, its reward and whether the episode ended."""
+    """One reset or step: the observation (its family's model: ``observation.family`` says which), its reward and
+    whether the episode ended."""
 
-    observation: OpenSOCObservation
+    observation: Observation
     reward: float | None
     done: bool
 
@@ -30,7 +26,7 @@ class StepResult:
 
     @classmethod
     def from_envelope(cls, payload: dict[str, Any]) -> StepResult:
-        obs = OpenSOCObservation.model_validate(
+        obs = observation_adapter().validate_python(
             {**payload["observation"], "reward": payload.get("reward"), "done": payload.get("done", False)})
         return cls(observation=obs, reward=payload.get("reward"), done=bool(payload.get("done", False)))
 
@@ -39,9 +35,15 @@ def parse_state(payload: dict[str, Any]) -> OpenSOCState:
     return OpenSOCState.model_validate(payload)
 
 
+def parse_grade(payload: dict[str, Any]) -> Grade:
+    return grade_adapter().validate_python(payload)
+
+
 def http_error(status: int, payload: Any) -> OpenSOCError:
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         err = payload["error"]
-        return OpenSOCError(status, err.get("code", "ERROR"), err.get("message", ""), err.get("field"), payload)
+        return OpenSOCError(err.get("message", ""), code=err.get("code", "ERROR"), field=err.get("field"),
+                            expected=err.get("expected"), status=status, body=payload)
     detail = payload.get("detail") if isinstance(payload, dict) else payload
-    return OpenSOCError(status, "VALIDATION_ERROR" if status == 422 else "HTTP_ERROR", str(detail), None, payload)
+    return OpenSOCError(str(detail), code="VALIDATION_ERROR" if status == 422 else "HTTP_ERROR", status=status,
+                        body=payload)

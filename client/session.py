@@ -36,13 +36,13 @@ def _reply(frame: str | bytes) -> dict:
     msg = json.loads(frame)
     if msg.get("type") == "error":
         data = msg.get("data", {})
-        raise OpenSOCError(None, data.get("code", "ERROR"), data.get("message", ""), data.get("field"), msg)
+        raise OpenSOCError(data.get("message", ""), code=data.get("code", "ERROR"),
+                           field=data.get("field"), expected=data.get("expected"), body=msg)
     return msg
 
 
 def _closed(exc: ConnectionClosed) -> OpenSOCError:
-    return OpenSOCError(None, "SESSION_CLOSED", f"the server closed the session ({exc}); reset starts another",
-                        None, None)
+    return OpenSOCError(f"the server closed the session ({exc}); reset starts another", code="SESSION_CLOSED")
 
 
 def _reset_frame(task, mode, seed, episode_id, extra) -> dict:

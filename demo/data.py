@@ -17,8 +17,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..incidents.defenders import heuristic
-from ..env import materialize, materialized_incident
+from ..families.triage.family import materialize, materialized_incident
 from ..rubric import score_incident, score_triage
+from ..incidents.linear_policy import LinearPolicy
 from ..schema import Alert, IncidentParams, SubmitTriage
 from ..verifier import GroundTruth
 
@@ -66,8 +67,6 @@ class DemoCase:
 
 @cache
 def _trained():
-    from ..train.cpu_defender import LinearPolicy
-
     return LinearPolicy.load()
 
 

@@ -19,22 +19,18 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from ..env import materialized_incident
+from ..families.investigation.case import build_case
+from ..families.investigation.tasks import INVESTIGATION_TASKS
+from ..families.triage.family import materialized_incident
+from ..generator import eligible_templates
 from ..incidents.prompting import format_triage_answer
 from ..tasks.registry import TASKS
+from ..tasks.seeds import HOLDOUT_SEEDS, INVESTIGATION_SEEDS, SFT_SEEDS
 from ..verifier import RULES_BY_ID
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-HOLDOUT_PATH = DATA_DIR / "holdout.jsonl"
-SFT_PATH = DATA_DIR / "sft_train.jsonl"
 HOLDOUT_PER_STAGE = 50
 SFT_PER_STAGE = 150
-HOLDOUT_SEEDS = range(1_000_000, 1_100_000)
-SFT_SEEDS = range(2_000_000, 2_100_000)
-INVESTIGATION_HOLDOUT_PATH = DATA_DIR / "investigation_holdout.jsonl"
 INVESTIGATION_PER_STAGE = 20
-INVESTIGATION_SEEDS = range(4_000_000, 4_100_000)  # GRPO trains on 3,000,000+
-TRAIN_SEEDS_START = 3_000_000  # training draws (GRPO, the Task API's train split) start here, clear of the above
 
 
 def _balanced_seeds(task: str, seeds: range, n: int) -> list[int]:
@@ -53,8 +49,6 @@ def _balanced_seeds(task: str, seeds: range, n: int) -> list[int]:
 
 
 def _actions_of(task: str) -> set[str]:
-    from ..generator import eligible_templates
-
     return {t.expected_action for t in eligible_templates(TASKS[task])}
 
 
@@ -86,9 +80,6 @@ def sft_rows() -> list[dict]:
 
 def investigation_rows() -> list[dict]:
     """The frozen investigation hold-out: per stage, seeds filling an equal quota of each gold action."""
-    from ..families.investigation.case import build_case
-    from ..families.investigation.tasks import INVESTIGATION_TASKS
-
     rows = []
     for task, spec in INVESTIGATION_TASKS.items():
         for seed in _balanced_seeds(spec.curriculum_task, INVESTIGATION_SEEDS, INVESTIGATION_PER_STAGE):
@@ -100,9 +91,6 @@ def investigation_rows() -> list[dict]:
     return rows
 
 
-def load_investigation_holdout(path: Path = INVESTIGATION_HOLDOUT_PATH) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
 
 def render(rows: list[dict]) -> bytes:
     return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
@@ -111,9 +99,6 @@ def render(rows: list[dict]) -> bytes:
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
-
-def load_holdout(path: Path = HOLDOUT_PATH) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def label_counts(rows: list[dict]) -> dict[str, dict[str, int]]:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 
-from .policies import Pair, Policy
+from .policy import Pair, Policy
 
 # Prompts per generate call when none is given: a large GPU generates far more tokens per second at 32 than at 4
 # (measured on an H100 at 3B: 358 tokens/s at 16, 595 at 64), a CPU gains little past a handful.

@@ -24,19 +24,22 @@ from dataclasses import dataclass
 import httpx
 from tqdm import tqdm
 
+from ..client import OpenSOCClient
 from ..env import OpenSOCEnv
-from ..families.investigation.case import CaseAlert, build_case
+from ..families.investigation.case import CaseAlert
+from ..families.investigation.family import InvestigationObservation
 from ..families.investigation.investigator import oracle_investigator, scripted_investigator
-from ..models import OpenSOCObservation
 from ..incidents.prompting import triage_answer
 from .llm import ChatClient, RequestFailure
 from .metrics import by_task, soc_metrics
+
+PLAYS = ("investigation",)
 
 
 class Turns:
     """One investigation episode as a policy plays it: ``tool`` calls and one ``submit``."""
 
-    def __init__(self, first: OpenSOCObservation, step: Callable[[dict], OpenSOCObservation]):
+    def __init__(self, first: InvestigationObservation, step: Callable[[dict], InvestigationObservation]):
         self.observation, self._step = first, step
         self.budget = first.investigation.call_budget
         self.calls = 0
@@ -54,15 +57,18 @@ class Turns:
         self.calls += 1
         return self.observation.investigation.last_tool.output
 
-    def submit(self, triage: dict) -> OpenSOCObservation:
+    def submit(self, triage: dict) -> InvestigationObservation:
         self.observation = self._step({"submit_triage": triage})
         return self.observation
 
 
 @dataclass(frozen=True)
 class Scripted:
+    """A scripted investigation policy: ``play`` drives one case's ``Turns`` to a triage."""
+
     name: str
     play: Callable[[Turns, dict], None]
+    plays: tuple[str, ...] = PLAYS
 
 
 def _oracle(turns: Turns, item: dict) -> None:
@@ -84,7 +90,7 @@ INVESTIGATION_POLICIES: dict[str, Scripted] = {p.name: p for p in (
 )}
 
 
-def _record(item: dict, final: OpenSOCObservation, calls: int, note: str | None = None, error: str | None = None) -> dict:
+def _record(item: dict, final: InvestigationObservation, calls: int, note: str | None = None, error: str | None = None) -> dict:
     """One case's record; ``error`` (only when a request to a model endpoint failed) is that failure's text."""
     d = final.rewards.defender
     return ({"error": error} if error else {}) | {"id": item["id"], "task": item["task"], "stage": item.get("stage"), "seed": item["seed"],
@@ -99,8 +105,6 @@ class _Episodes:
     def __init__(self, url: str | None):
         self.url = url
         if url:
-            from ..client import OpenSOCClient
-
             self.client = OpenSOCClient(url)
 
     def open(self, item: dict) -> Turns:
@@ -112,12 +116,14 @@ class _Episodes:
         return Turns(env.reset(task=item["task"], seed=item["seed"]), env.step)
 
 
-def run_investigations(policy, items: Sequence[dict], url: str | None = None, show_progress: bool = True) -> list[dict]:
-    """Per-case records of ``policy`` (a name in ``INVESTIGATION_POLICIES`` or an ``LLMInvestigator``)."""
+def run_investigations(policy: str | Scripted | LLMInvestigator, items: Sequence[dict], url: str | None = None,
+                       show_progress: bool = True) -> list[dict]:
+    """Per-case records of ``policy`` (an ``LLMInvestigator``, a ``Scripted`` policy or its name in
+    ``INVESTIGATION_POLICIES``)."""
     episodes = _Episodes(url)
     if isinstance(policy, LLMInvestigator):
         return asyncio.run(policy.run_all(items, episodes, show_progress))
-    scripted = INVESTIGATION_POLICIES[policy]
+    scripted = INVESTIGATION_POLICIES[policy] if isinstance(policy, str) else policy
     records = []
     for item in tqdm(items, desc=scripted.name, unit="case", disable=not show_progress):
         turns = episodes.open(item)
@@ -154,6 +160,8 @@ def _functions(tools: list[dict]) -> list[dict]:
 @dataclass
 class LLMInvestigator(ChatClient):
     """An OpenAI-compatible chat model investigating with function calls (settings as ``ChatClient``'s)."""
+
+    plays = PLAYS
 
     @property
     def name(self) -> str:

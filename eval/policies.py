@@ -1,7 +1,8 @@
-"""Policies, one interface: a batch of (observation, item) pairs in, one completion text per pair out.
+"""Single-turn policies, one interface: a batch of (observation, item) pairs in, one completion text per pair out.
 
 Every policy answers with text in the prompt's output format, so baselines and LLMs go through
-the same parser and the same scoring. Incident-triage policies: ``always_dismiss`` (the floor),
+the same parser and the same scoring. ``plays`` names the task families a policy can answer (an evaluation
+refuses a policy that cannot play its split). Incident-triage policies: ``always_dismiss`` (the floor),
 ``random``, ``heuristic`` (the built-in SOC playbook on the alert's primary detection, from the observation
 alone), ``analyst`` (the same playbook over every detection in the window: ``attacker_only``'s reference defender),
 ``verifier_oracle`` (the ceiling: it reads the gold answer), ``cpu_defender`` (the numpy policy
@@ -19,58 +20,34 @@ from pathlib import Path
 
 from ..incidents.defenders import analyst as analyst_playbook
 from ..incidents.defenders import heuristic as heuristic_playbook
-from ..models import OpenSOCObservation
 from ..incidents.prompting import format_triage_answer
+from ..models import Observation
+from .hf_policy import HFPolicy
 from ..schema import TRIAGE_ACTIONS
+from ..incidents.linear_policy import LinearPolicy
 from .llm import ChatClient, RequestFailure
-
-Pair = tuple[OpenSOCObservation, dict]
-
-
-class Policy:
-    name = "policy"
-    kind = "soc"  # or "e1", or "any"
-
-    def complete(self, obs: OpenSOCObservation, item: dict) -> str:
-        raise NotImplementedError
-
-    def complete_batch(self, pairs: Sequence[Pair], progress=None) -> list[str | None]:
-        out = []
-        for obs, item in pairs:
-            out.append(self.complete(obs, item))
-            if progress is not None:
-                progress.update(1)
-        return out
-
-
-class _Fn(Policy):
-    def __init__(self, name: str, kind: str, fn: Callable[[OpenSOCObservation, dict], str]):
-        self.name, self.kind, self._fn = name, kind, fn
-
-    def complete(self, obs: OpenSOCObservation, item: dict) -> str:
-        return self._fn(obs, item)
-
+from .policy import ANY, E1, TRIAGE, FunctionPolicy, Pair, Policy
 
 def _always(action: str) -> Callable:
     return lambda obs, item: format_triage_answer(action, obs.alert.events[0].log_id, f"always {action}", 1.0)
 
 
-def _random(obs: OpenSOCObservation, item: dict) -> str:
+def _random(obs: Observation, item: dict) -> str:
     rng = random.Random(f"random-policy:{item['id']}")
-    if obs.flow is not None:
+    if obs.family == "e1":
         return json.dumps({"label": rng.choice(["Benign", "Malicious", "Abstain"]), "confidence": 0.5})
     return format_triage_answer(rng.choice(TRIAGE_ACTIONS), rng.choice(obs.alert.events).log_id, "random", 0.2)
 
 
 def _playbook(defender: Callable) -> Callable:
-    def answer(obs: OpenSOCObservation, item: dict) -> str:
+    def answer(obs: Observation, item: dict) -> str:
         t = defender(obs.alert)
         return format_triage_answer(t.action, t.cited_log_id, t.rationale)
 
     return answer
 
 
-def _oracle(obs: OpenSOCObservation, item: dict) -> str:
+def _oracle(obs: Observation, item: dict) -> str:
     cite = item["triggering_log_ids"][0] if item["triggering_log_ids"] else obs.alert.events[0].log_id
     return format_triage_answer(item["gold_action"], cite, "verifier oracle", 1.0)
 
@@ -78,10 +55,8 @@ def _oracle(obs: OpenSOCObservation, item: dict) -> str:
 def _cpu_defender(trained: bool) -> Callable:
     state: dict = {}
 
-    def answer(obs: OpenSOCObservation, item: dict) -> str:
+    def answer(obs: Observation, item: dict) -> str:
         if "policy" not in state:
-            from ..train.cpu_defender import LinearPolicy
-
             state["policy"] = LinearPolicy.load() if trained else LinearPolicy()
         t = state["policy"].act(obs.alert)
         return format_triage_answer(t.action, t.cited_log_id, t.rationale)
@@ -93,14 +68,14 @@ def _e1_constant(label: str) -> Callable:
     return lambda obs, item: json.dumps({"label": label, "confidence": 0.5 if label == "Abstain" else 1.0})
 
 
-def _e1_oracle(obs: OpenSOCObservation, item: dict) -> str:
+def _e1_oracle(obs: Observation, item: dict) -> str:
     return json.dumps({"label": item["answer"], "confidence": 1.0})
 
 
 class LLMPolicy(Policy):
     """Any OpenAI-compatible chat endpoint; the observation's prompt is sent as the user message."""
 
-    name, kind = "llm", "any"
+    name, plays = "llm", ANY
 
     def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY", concurrency: int = 8,
                  timeout_s: float = 60.0, retries: int = 3, cache_dir: Path | None = None, backoff_s: float = 0.5):
@@ -113,17 +88,17 @@ class LLMPolicy(Policy):
 
 
 BUILTIN: dict[str, Policy] = {p.name: p for p in (
-    _Fn("always_dismiss", "soc", _always("dismiss")),
-    _Fn("random", "any", _random),
-    _Fn("heuristic", "soc", _playbook(heuristic_playbook)),
-    _Fn("analyst", "soc", _playbook(analyst_playbook)),
-    _Fn("verifier_oracle", "soc", _oracle),
-    _Fn("cpu_defender_untrained", "soc", _cpu_defender(False)),
-    _Fn("cpu_defender", "soc", _cpu_defender(True)),
-    _Fn("always_benign", "e1", _e1_constant("Benign")),
-    _Fn("always_malicious", "e1", _e1_constant("Malicious")),
-    _Fn("always_abstain", "e1", _e1_constant("Abstain")),
-    _Fn("e1_oracle", "e1", _e1_oracle),
+    FunctionPolicy("always_dismiss", TRIAGE, _always("dismiss")),
+    FunctionPolicy("random", ANY, _random),
+    FunctionPolicy("heuristic", TRIAGE, _playbook(heuristic_playbook)),
+    FunctionPolicy("analyst", TRIAGE, _playbook(analyst_playbook)),
+    FunctionPolicy("verifier_oracle", TRIAGE, _oracle),
+    FunctionPolicy("cpu_defender_untrained", TRIAGE, _cpu_defender(False)),
+    FunctionPolicy("cpu_defender", TRIAGE, _cpu_defender(True)),
+    FunctionPolicy("always_benign", E1, _e1_constant("Benign")),
+    FunctionPolicy("always_malicious", E1, _e1_constant("Malicious")),
+    FunctionPolicy("always_abstain", E1, _e1_constant("Abstain")),
+    FunctionPolicy("e1_oracle", E1, _e1_oracle),
 )}
 
 
@@ -132,10 +107,8 @@ def make_policy(name: str, **llm_args) -> Policy:
     (a local Hugging Face model, ``hf_model`` and optional ``hf_adapter``, ``hf_device``, ``hf_batch_size`` and
     ``hf_max_new_tokens``)."""
     if name == "llm":
-        return LLMPolicy(**llm_args)
+        return LLMPolicy(**{k: v for k, v in llm_args.items() if not k.startswith("hf_")})
     if name == "hf":
-        from .hf_policy import HFPolicy
-
         return HFPolicy(llm_args["hf_model"], llm_args.get("hf_adapter"), device=llm_args.get("hf_device"),
                         batch_size=llm_args.get("hf_batch_size"), max_new_tokens=llm_args.get("hf_max_new_tokens") or 256)
     if name not in BUILTIN:

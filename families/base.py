@@ -1,20 +1,25 @@
-"""The episode protocol every task family implements, and the errors an episode raises.
+"""The episode protocol every task family implements, and the pieces it is built from.
 
-A family (incident triage, E1 flow classification, investigation) owns its episodes: which tasks it serves, how a
-reset starts one, which actions it takes in which phase, how an action is scored, and what an observation and a
-grade hold. ``env.OpenSOCEnv`` finds the family of a task and dispatches to it; it knows nothing of any family's
-internals. Adding a family adds a module here.
+A family (incident triage, investigation, E1 flow classification, or one a user registers) owns its episodes: which
+tasks it serves, the reset options it takes, the actions it accepts in each phase, how an action is scored, and what
+its observation and grade hold. ``env.OpenSOCEnv`` finds the family of a task and dispatches to it; the service, the
+Task API and MCP ask the family, never branch on it. A family is a folder under ``families/`` and one line in
+``registry``; if adding one would mean naming it anywhere else, the protocol lacks a method.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import cached_property
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
+from ..models import FieldError, Grade, InvalidParameterError, Observation, OpenSOCError
+from ..tasks.entries import SplitSource
 from .runs import AttackerRun
-from ..models import FieldError, Grade, OpenSOCObservation
 
 DEFAULT_TASK = "stage1_basic"
 DEFAULT_MODE = "defender_only"
@@ -22,42 +27,67 @@ DEFAULT_SEED = 0
 MAX_FIELD_ERRORS = 50
 
 
-class EpisodeError(Exception):
-    """A request the episode cannot take; ``code`` is stable, ``field`` names the culprit when there is one."""
+@dataclass(frozen=True)
+class Option:
+    """A reset option a family takes: its wire type, what it means, and what a valid value looks like.
 
-    code = "EPISODE_ERROR"
+    ``needs_run``: the option reads the attacker run the episode belongs to, so a transport must name one.
+    """
 
-    def __init__(self, message: str, *, field: str | None = None, expected: Any = None):
-        super().__init__(message)
-        self.message, self.field, self.expected = message, field, expected
-
-
-class InvalidParameterError(EpisodeError):
-    code = "INVALID_PARAMETER"
-
-
-class InvalidActionError(EpisodeError):
-    code = "INVALID_ACTION"
+    annotation: Any
+    description: str
+    expected: Any = None
+    max_length: int | None = None
+    needs_run: bool = False
+    default: Any = None
 
 
-class WrongTurnError(EpisodeError):
-    code = "WRONG_TURN"
+@dataclass(frozen=True)
+class TaskInfo:
+    """One task a family serves, as ``/tasks``, ``opensoc tasks`` and the Task API describe it.
+
+    ``stage`` is the curriculum stage (1-4) where there is one; ``train`` puts the task in the Task API's ``train``
+    split; ``details`` holds what else the family says of it (budgets, splits, scoring modes).
+    """
+
+    name: str
+    family: str
+    title: str
+    description: str
+    stage: int | None = None
+    train: bool = False
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def overview(self) -> dict[str, Any]:
+        return {"name": self.name, "family": self.family, "stage": self.stage, "title": self.title,
+                "description": self.description, **self.details}
 
 
-class EpisodeOverError(EpisodeError):
-    code = "EPISODE_OVER"
+@dataclass(frozen=True)
+class McpTool:
+    """A stateless tool a family offers MCP clients for one of its tasks and a seed.
+
+    ``properties`` are the JSON Schema properties of the arguments beside ``task`` and ``seed`` (``required`` names
+    the ones that must be given); ``call(task, seed, arguments)`` returns the tool's text and whether it is an error.
+    ``costly`` tools run on the service's worker.
+    """
+
+    name: str
+    description: str
+    properties: Mapping[str, Any]
+    call: Callable[[str, int, dict[str, Any]], tuple[str, bool]]
+    required: tuple[str, ...] = ()
+    costly: bool = False
 
 
-class NoEpisodeError(EpisodeError):
-    code = "NO_EPISODE"
+@dataclass(frozen=True)
+class ResetRequest:
+    """A reset's arguments: the task, its seed, the episode id, and the family's own options (unchecked)."""
 
-
-class NotGradableError(EpisodeError):
-    code = "NOT_GRADABLE"
-
-
-class BudgetExhaustedError(EpisodeError):
-    code = "BUDGET_EXHAUSTED"
+    task: str
+    seed: int
+    episode_id: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,36 +116,74 @@ class Episode:
         self.last_reward = reward
 
 
-@dataclass(frozen=True)
-class ResetRequest:
-    """A reset's arguments, as the transports pass them; each family checks the ones it takes and refuses the rest."""
+class Family(ABC):
+    """A task family: its tasks, options, actions, episodes and their scoring.
 
-    task: str
-    mode: str | None = None
-    seed: int | None = None
-    episode_id: str | None = None
-    defender_policy: str | None = None
-    use_replay_pool: bool = False
-    split: str | None = None
-    scoring: str | None = None
+    Subclasses set ``name``, ``observation`` and ``grade_model`` (their ``family`` field is ``Literal[name]``),
+    ``actions`` (action name -> the type its content validates as) and ``options`` (reset option -> ``Option``).
+    """
 
+    name: ClassVar[str]
+    observation: ClassVar[type[Observation]]
+    grade_model: ClassVar[type[Grade]]
+    actions: ClassVar[Mapping[str, Any]]
+    options: ClassVar[Mapping[str, Option]] = {}
 
-class Family(Protocol):
-    """A task family: its tasks, its episodes and their scoring."""
+    @abstractmethod
+    def tasks(self) -> Sequence[TaskInfo]:
+        """The tasks this family serves, in the order ``/tasks`` lists them."""
 
-    name: str
+    @cached_property
+    def task_names(self) -> frozenset[str]:
+        return frozenset(t.name for t in self.tasks())
 
-    def owns(self, task: str) -> bool: ...
+    def owns(self, task: str) -> bool:
+        return task in self.task_names
 
-    def reset(self, request: ResetRequest, run: AttackerRun) -> Episode: ...
+    @abstractmethod
+    def reset(self, request: ResetRequest, run: AttackerRun) -> Episode:
+        """Start an episode; refuse options this family does not take or values it cannot use."""
 
-    def legal_actions(self, episode: Episode) -> list[str]: ...
+    @abstractmethod
+    def legal_actions(self, episode: Episode) -> list[str]:
+        """The action names the episode takes now; none once it is over."""
 
-    def step(self, episode: Episode, action: str, content: Any, run: AttackerRun) -> None: ...
+    def refusal(self, episode: Episode, action: str) -> OpenSOCError | None:
+        """A refusal more specific than "wrong turn" for ``action``, which the episode does not take now."""
+        return None
 
-    def observe(self, episode: Episode) -> OpenSOCObservation: ...
+    @abstractmethod
+    def step(self, episode: Episode, action: str, content: Any, run: AttackerRun) -> None:
+        """Apply a legal action; content that fails its schema is the policy's mistake, scored, not raised."""
 
-    def grade(self, episode: Episode) -> Grade: ...
+    @abstractmethod
+    def observe(self, episode: Episode) -> Observation:
+        """What the acting role sees now (the final observation once the episode is over)."""
+
+    @abstractmethod
+    def grade(self, episode: Episode) -> Grade:
+        """Scores of a finished episode."""
+
+    def stateless_refusal(self, options: Mapping[str, Any]) -> str | None:
+        """Why a step without an episode id cannot re-create this family's episode from (task, seed, options), or
+        None when it can (the episode is fixed by them and one step ends it)."""
+        return None
+
+    def cheap_reset(self, request: ResetRequest) -> bool:
+        """Whether a reset costs a small, fixed time (the service may then run it on its event loop)."""
+        return True
+
+    def cheap_step(self, episode: Episode, action: str) -> bool:
+        """Whether this step costs a small, fixed time."""
+        return True
+
+    def splits(self) -> Mapping[str, SplitSource]:
+        """The Task API splits this family contributes beside ``train`` (hold-outs, dataset splits)."""
+        return {}
+
+    def mcp_tools(self) -> Sequence[McpTool]:
+        """The stateless tools this family offers MCP clients."""
+        return ()
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:
@@ -123,34 +191,17 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
             for e in exc.errors()[:MAX_FIELD_ERRORS]]
 
 
-def check_seed(seed: Any) -> int:
-    seed = DEFAULT_SEED if seed is None else seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}", field="seed",
-                                    expected="an integer ≥ 0")
-    return seed
-
-
-def check_episode_id(episode_id: Any) -> str | None:
-    if episode_id is not None and (not isinstance(episode_id, str) or not 0 < len(episode_id) <= 255):
-        raise InvalidParameterError("episode_id must be a string of 1 to 255 characters", field="episode_id",
-                                    expected="a string of 1 to 255 characters")
-    return episode_id
-
-
-def check_choice(name: str, value: Any, valid: tuple[str, ...] | list[str]) -> str:
+def check_choice(name: str, value: Any, valid: Sequence[str]) -> str:
     if value not in valid:
-        raise InvalidParameterError(f"unknown {name} {value!r}; expected one of: {', '.join(valid)}", field=name,
-                                    expected=list(valid))
+        raise InvalidParameterError(f"unknown {name} {str(value)[:64]!r}; expected one of: {', '.join(valid)}",
+                                    field=name, expected=list(valid))
     return value
 
 
-def refuse_options(request: ResetRequest, family: str, allowed: set[str]) -> None:
-    """Refuse reset options a family does not take, naming the option and the family."""
-    given = {"mode": request.mode is not None, "defender_policy": request.defender_policy is not None,
-             "use_replay_pool": request.use_replay_pool, "split": request.split is not None,
-             "scoring": request.scoring is not None}
-    for name, present in given.items():
-        if present and name not in allowed:
-            raise InvalidParameterError(f"{name} does not apply to {family} tasks", field=name,
-                                        expected=f"one of the options {family} tasks take: {', '.join(sorted(allowed)) or 'none'}")
+def refuse_options(request: ResetRequest, family: Family) -> None:
+    """Refuse reset options ``family`` does not take, naming the option and the family."""
+    for name in request.options:
+        if name not in family.options:
+            raise InvalidParameterError(
+                f"{name} does not apply to {family.name} tasks", field=name,
+                expected=f"one of the options {family.name} tasks take: {', '.join(sorted(family.options)) or 'none'}")

@@ -72,7 +72,7 @@ def action_space() -> str:
         "",
         "- `{\"craft_incident\": {...}}` (attacker): an incident with "
         + ", ".join(f"`{k}`" for k in IncidentParams.model_fields) + "; 1 to 64 events of the types "
-        + ", ".join(f"`{t}`" for t in EVENT_TYPES) + ". Its JSON Schema is `opensoc.schema.OpenSOCAction.model_json_schema()`.",
+        + ", ".join(f"`{t}`" for t in EVENT_TYPES) + ". Its JSON Schema is `GET /schema`'s `action`.",
     ])
 
 

@@ -6,15 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from opensoc.eval.frozen import (
-    HOLDOUT_PATH,
-    INVESTIGATION_HOLDOUT_PATH,
-    SFT_PATH,
-    holdout_rows,
-    investigation_rows,
-    render,
-    sft_rows,
-)
+from opensoc.eval.frozen import holdout_rows, investigation_rows, render, sft_rows
+from opensoc.tasks.frozen import HOLDOUT_PATH, INVESTIGATION_HOLDOUT_PATH, SFT_PATH
 
 
 def main() -> int:

@@ -13,13 +13,12 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from ..env import AttackerRun, OpenSOCEnv
-from .wire import RequestError
-
-if TYPE_CHECKING:
-    from ..app_runtime import ServiceSettings
+from ..env import OpenSOCEnv
+from ..families.runs import AttackerRun
+from .errors import request_error
+from .settings import ServiceSettings
 
 MAX_RUN_SIGNATURES = 16384  # credited signatures a run remembers; the oldest are forgotten first
 
@@ -94,7 +93,7 @@ class HeldItems(Generic[T]):
                     if not required:
                         return False
                     wait = max(1, math.ceil(self.grace_s - idle))
-                    raise RequestError(self.full_code, f"{len(self._items)} {self.kind}s are held (the cap) and all "
+                    raise request_error(self.full_code, f"{len(self._items)} {self.kind}s are held (the cap) and all "
                                        f"were used in the last {self.grace_s:g} s; retry in {wait} s",
                                        field=None, expected=f"a retry after {wait} s", headers={"Retry-After": str(wait)})
                 self._drop(oldest, f"evicted after {idle:.0f} s idle to make room: the server holds at most "
@@ -150,7 +149,7 @@ class RunRegistry:
             return run
         why = self._runs.dropped(run_id)
         if why is not None:
-            raise RequestError("RUN_EVICTED", f"run {run_id!r} was {why}; its replay pool and signatures are gone: "
+            raise request_error("RUN_EVICTED", f"run {run_id!r} was {why}; its replay pool and signatures are gone: "
                                "start a new run_id", field="run_id")
         run = new_run()
         self._runs.put(run_id, run)
@@ -176,14 +175,14 @@ class EpisodeStore:
         why = self._held.dropped(episode_id)
         if why is not None:
             code = "EPISODE_EXPIRED" if why.startswith("expired") else "EPISODE_EVICTED"
-            raise RequestError(code, f"episode {episode_id!r} was {why}; call /reset", field="episode_id")
-        raise RequestError("UNKNOWN_EPISODE", f"unknown episode_id {episode_id!r}: no episode of that id is held "
+            raise request_error(code, f"episode {episode_id!r} was {why}; call /reset", field="episode_id")
+        raise request_error("UNKNOWN_EPISODE", f"unknown episode_id {episode_id!r}: no episode of that id is held "
                            "(ids come from /reset)", field="episode_id")
 
     def claim(self, episode_id: str) -> None:
         """Refuse an id that names a live episode: it belongs to whoever created it."""
         if self._held.holds(episode_id):
-            raise RequestError("EPISODE_EXISTS", f"episode_id {episode_id!r} names a live episode; an episode belongs "
+            raise request_error("EPISODE_EXISTS", f"episode_id {episode_id!r} names a live episode; an episode belongs "
                                "to the client that created it: choose another id, or omit it for a server-made one",
                                field="episode_id", expected="an episode_id no live episode has")
 

@@ -1,51 +1,66 @@
-"""JSON-RPC 2.0 over ``POST /mcp`` (and ``/ws`` "mcp" frames): OpenSOC's defender tools for MCP clients.
+"""JSON-RPC 2.0 over ``POST /mcp`` (and ``/ws`` "mcp" frames): the registered families' tools for MCP clients.
 
-Tools are stateless, like HTTP ``/step`` without an episode id: ``get_alert`` shows the
-defender observation for (task, seed) and ``submit_triage`` scores a triage of that same
-incident. For an investigation task, ``investigate`` runs one SIEM tool on the case's store.
-Stateless calls cannot remember what a client has seen, so an investigation triaged over MCP
-earns no citation bonus and no budget applies; episodes over HTTP or ``/ws`` have both. Every request that reaches the JSON-RPC layer gets a JSON-RPC response with HTTP
-200; the transport's own refusals (token, body size, content type) are HTTP errors.
+Tools are stateless, like HTTP ``/step`` without an episode id: each names a task and a seed, and the family that
+serves the task answers (``Family.mcp_tools``). Tools of the same name offered by several families are one tool
+whose ``task`` may be any of theirs. Stateless calls cannot remember what a client has seen, so an investigation
+triaged over MCP earns no citation bonus and no budget applies; episodes over HTTP or ``/ws`` have both. Every
+request that reaches the JSON-RPC layer gets a JSON-RPC response with HTTP 200; the transport's own refusals
+(token, body size, content type) are HTTP errors.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from typing import Any
 
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import __version__
-from ..env import DEFAULT_SEED, DEFAULT_TASK, EpisodeError, OpenSOCEnv
-from ..schema import SubmitTriage
-from ..families.investigation.case import build_case
-from ..families.investigation.tools import TOOL_ARGS, run_tool
-from ..tasks.registry import task_names
-from ..families.investigation.tasks import INVESTIGATION_TASKS
+from ..families.base import DEFAULT_SEED, DEFAULT_TASK, McpTool
+from ..families.registry import families
+from ..models import OpenSOCError
+from .core import CoreWorker
+from .errors import ERROR_RESPONSES
+from .http import json_response
+from .openapi import body_doc
+from .requests import json_bytes_of, query_params
 from .wire import MAX_SEED, WireError, parse_json
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
 
-_INCIDENT_ARGS = {
-    "task": {"type": "string", "enum": [*task_names(), *INVESTIGATION_TASKS], "default": DEFAULT_TASK},
-    "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED, "default": DEFAULT_SEED},
-}
-TOOLS = [
-    {"name": "get_alert", "description": "The SIEM alert, log window and prompt a defender sees for (task, seed).",
-     "inputSchema": {"type": "object", "properties": _INCIDENT_ARGS, "additionalProperties": False}},
-    {"name": "submit_triage", "description": "Triage the alert for (task, seed); returns the reward and the verdict.",
-     "inputSchema": {"type": "object", "additionalProperties": False,
-                     "properties": {**_INCIDENT_ARGS, **SubmitTriage.model_json_schema()["properties"]},
-                     "required": ["action", "cited_log_id"]}},
-    {"name": "investigate", "description": "Run one SIEM tool (search, count, lookup_host, lookup_user, process_tree) on "
-                                           "the log store of an investigation task's case (task, seed).",
-     "inputSchema": {"type": "object", "additionalProperties": False, "required": ["task", "tool"],
-                     "properties": {"task": {"type": "string", "enum": list(INVESTIGATION_TASKS)},
-                                    "seed": _INCIDENT_ARGS["seed"],
-                                    "tool": {"type": "string", "enum": list(TOOL_ARGS)},
-                                    "arguments": {"type": "object", "description": "The tool's arguments."}}}},
-]
-TOOL_NAMES = tuple(t["name"] for t in TOOLS)
+
+@dataclass(frozen=True)
+class _Tool:
+    spec: McpTool
+    tasks: dict[str, McpTool]  # task -> the family's tool that serves it
+
+
+def _tools() -> dict[str, _Tool]:
+    tools: dict[str, _Tool] = {}
+    for family in families():
+        for tool in family.mcp_tools():
+            entry = tools.setdefault(tool.name, _Tool(tool, {}))
+            for task in family.task_names:
+                entry.tasks[task] = tool
+    return tools
+
+
+def tool_list() -> list[dict[str, Any]]:
+    """``tools/list``: every tool with the JSON Schema of its arguments (``task``, ``seed`` and its own)."""
+    out = []
+    for name, tool in _tools().items():
+        tasks = sorted(tool.tasks, key=list(tool.tasks).index)
+        default = DEFAULT_TASK if DEFAULT_TASK in tool.tasks else tasks[0]
+        properties = {"task": {"type": "string", "enum": tasks, "default": default},
+                      "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED, "default": DEFAULT_SEED},
+                      **tool.spec.properties}
+        schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+        if tool.spec.required:
+            schema["required"] = list(tool.spec.required)
+        out.append({"name": name, "description": tool.spec.description, "inputSchema": schema})
+    return out
 
 
 class JsonRpcRequest(BaseModel):
@@ -60,7 +75,7 @@ class JsonRpcRequest(BaseModel):
 
 
 class _Incident(BaseModel):
-    """Which incident a tool call is about; the triage fields are checked by ``SubmitTriage``."""
+    """Which task and seed a tool call is about; the tool's own arguments are checked by the tool."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
@@ -74,33 +89,14 @@ def _response(request_id: Any, *, result: Any = None, error: tuple[int, str] | N
     return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
-def _investigate(args: dict) -> dict:
+def _call(tool: _Tool, args: dict) -> dict:
     incident = _Incident.model_validate(args)
-    if incident.task not in INVESTIGATION_TASKS:
-        raise EpisodeError(f"investigate needs an investigation task; expected one of: {', '.join(INVESTIGATION_TASKS)}")
-    unknown = sorted(set(args) - {"task", "seed", "tool", "arguments"})
-    if unknown:
-        raise EpisodeError(f"investigate takes task, seed, tool and arguments; got {unknown[:8]}")
-    result = run_tool(build_case(incident.task, incident.seed).store, str(args.get("tool", ""))[:64], args.get("arguments"))
-    return {"content": [{"type": "text", "text": result.text}], "isError": not result.ok}
-
-
-def _call(name: str, args: dict) -> dict:
-    if name == "investigate":
-        return _investigate(args)
-    incident = _Incident.model_validate(args)
-    env = OpenSOCEnv()
-    obs = env.reset(task=incident.task, seed=incident.seed)
-    rest = {k: v for k, v in args.items() if k not in ("task", "seed")}
-    if name == "get_alert":
-        if rest:
-            raise EpisodeError(f"get_alert takes task and seed only; got {sorted(rest)[:8]}")
-        payload = obs.model_dump(mode="json", exclude={"reward", "done"})
-    else:
-        obs = env.step({"submit_triage": SubmitTriage.model_validate(rest).model_dump()})
-        payload = {"reward": obs.reward, "verdict": obs.verdict.model_dump(mode="json"),
-                   "defender": obs.rewards.defender.model_dump(mode="json"), "episode_id": obs.episode_id}
-    return {"content": [{"type": "text", "text": json.dumps(payload)}], "isError": False}
+    served = tool.tasks.get(incident.task)
+    if served is None:
+        raise OpenSOCError(f"{tool.spec.name} needs one of the tasks: {', '.join(tool.tasks)}",
+                           code="INVALID_PARAMETER", field="task", expected=list(tool.tasks))
+    text, failed = served.call(incident.task, incident.seed, {k: v for k, v in args.items() if k not in ("task", "seed")})
+    return {"content": [{"type": "text", "text": text}], "isError": failed}
 
 
 def _valid_id(request_id: Any) -> bool:
@@ -115,6 +111,14 @@ def handle_jsonrpc(raw: bytes | str) -> dict:
     except WireError as exc:
         return _response(None, error=(PARSE_ERROR, f"Parse error: {exc.message}"))
     return answer_jsonrpc(req)
+
+
+def costly(req: Any) -> bool:
+    """Whether answering a parsed request calls a costly tool (it must then run on the service's worker)."""
+    if not isinstance(req, dict) or req.get("method") != "tools/call" or not isinstance(req.get("params"), dict):
+        return False
+    tool = _tools().get(req["params"].get("name"))
+    return tool is not None and any(t.costly for t in tool.tasks.values())
 
 
 def answer_jsonrpc(req: Any) -> dict:
@@ -133,19 +137,33 @@ def answer_jsonrpc(req: Any) -> dict:
         return _response(request_id, result={"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
                                              "serverInfo": {"name": "opensoc", "version": __version__}})
     if method == "tools/list":
-        return _response(request_id, result={"tools": TOOLS})
+        return _response(request_id, result={"tools": tool_list()})
     if method != "tools/call":
         return _response(request_id, error=(METHOD_NOT_FOUND, f"Method not found: {method[:64]}"))
     name, args = params.get("name"), params.get("arguments")
     args = {} if args is None else args
-    if name not in TOOL_NAMES or not isinstance(args, dict):
+    tools = _tools()
+    if name not in tools or not isinstance(args, dict):
         shown = name[:64] if isinstance(name, str) else type(name).__name__
         return _response(request_id, error=(INVALID_PARAMS, f"unknown tool {shown!r} or arguments that are not an "
-                                                            f"object; expected one of {', '.join(TOOL_NAMES)}"))
+                                                            f"object; expected one of {', '.join(tools)}"))
     try:
-        return _response(request_id, result=_call(name, args))
+        return _response(request_id, result=_call(tools[name], args))
     except ValidationError as exc:
         err = exc.errors()[0]
         return _response(request_id, error=(INVALID_PARAMS, f"{'.'.join(map(str, err['loc']))}: {err['msg']}"))
-    except EpisodeError as exc:
+    except OpenSOCError as exc:
         return _response(request_id, error=(INVALID_PARAMS, exc.message))
+
+
+def router(worker: CoreWorker) -> APIRouter:
+    """``POST /mcp``: one JSON-RPC request per body, answered with HTTP 200."""
+    routes = APIRouter(responses=ERROR_RESPONSES)
+
+    @routes.post("/mcp", summary="JSON-RPC 2.0 (MCP tools); HTTP 200 for every JSON-RPC answer",
+                 openapi_extra=body_doc("JsonRpcRequest"))
+    async def mcp(request: Request) -> Response:
+        query_params(request, ())
+        return json_response(await worker.run(handle_jsonrpc, await json_bytes_of(request)))
+
+    return routes

@@ -21,6 +21,8 @@ import math
 import re
 from typing import Any
 
+from ..models import OpenSOCError
+
 MAX_DEPTH = 32  # the deepest action, craft_incident inside OpenEnv's step envelope, is 5 levels
 MAX_INT_DIGITS = 20  # seeds, ports, byte counts and JSON-RPC ids all fit in 64 bits
 MAX_SEED = 2**63 - 1  # a seed any client language holds in a signed 64-bit integer
@@ -34,12 +36,11 @@ _TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[{,]')
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-class WireError(ValueError):
+class WireError(OpenSOCError):
     """A body or frame that is not JSON OpenSOC accepts; ``code`` is stable and ``expected`` says what would be."""
 
     def __init__(self, code: str, message: str, expected: str):
-        super().__init__(message)
-        self.code, self.message, self.expected = code, message, expected
+        super().__init__(message, code=code, expected=expected)
 
 
 def _finite_float(text: str) -> float:
@@ -142,16 +143,6 @@ def parse_json(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     elif isinstance(value, str) and _SURROGATE_ESCAPE.search(text):
         _check_tree([value], max_depth, True)
     return value
-
-
-class RequestError(Exception):
-    """A transport-level 4xx with a stable code, the field at fault and what was expected there."""
-
-    def __init__(self, code: str, message: str, *, field: str | None = None, expected: Any = None,
-                 headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.code, self.message, self.field, self.expected = code, message, field, expected
-        self.headers = headers or {}
 
 
 def error_body(code: str, message: str, field: str | None = None, expected: Any = None) -> dict:

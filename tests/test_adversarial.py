@@ -10,7 +10,10 @@ from opensoc.incidents.alerting import materialize_alert
 from opensoc.generator import generate, generate_from_template
 from opensoc.world.inventory import INVENTORY
 from opensoc.rubric import score_incident, score_triage
-from opensoc.schema import OpenSOCAction, SubmitTriage
+from opensoc.families.registry import action_model
+from opensoc.schema import SubmitTriage
+
+OpenSOCAction = action_model()
 from opensoc.verifier import check_plausibility, compute_ground_truth
 
 

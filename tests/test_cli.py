@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, free_port, wait_healthy
 
 import opensoc
-from opensoc.eval.committed import COMMITTED_RUNS, DEFENDER_CURVE, DEMO_EXAMPLES
+from opensoc.reference.committed import COMMITTED_RUNS, DEFENDER_CURVE, DEMO_EXAMPLES
 from opensoc.eval.investigate import INVESTIGATION_POLICIES
 from opensoc.eval.policies import BUILTIN
 from opensoc.tasks.catalog import CATALOG

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from opensoc.demo import data as dd
-from opensoc.env import materialized_incident
+from opensoc.families.triage.family import materialized_incident
 
 
 def test_live_case_holds_both_decisions_and_the_truth():

@@ -167,7 +167,7 @@ def test_the_real_cic_slice_is_served_for_evaluation_only(built, monkeypatch):
     from fastapi.testclient import TestClient
 
     from opensoc.app_runtime import create_app
-    from opensoc.env import e1_dataset
+    from opensoc.families.e1.family import e1_dataset
     from opensoc.eval.policies import make_policy
     from opensoc.eval.runner import load_items, run_policy, summarize
 

@@ -166,7 +166,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from opensoc.families.e1.scoring import _sv_extract_fence, code_blocks  # noqa: E402
-from opensoc.schema import MAX_COMPLETION  # noqa: E402
+from opensoc.families.e1.scoring import MAX_COMPLETION  # noqa: E402
 
 # Pieces that exercise the fence grammar: backticks, the json tag in any case, ASCII and Unicode whitespace.
 _FENCE_TEXT = st.lists(st.sampled_from(["`", "```", "json", "JSON", "jSoN", " ", "\n", "\t", "\u00a0", "x", "{", "}"]),

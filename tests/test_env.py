@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from opensoc.env import (
+from opensoc.env import OpenSOCEnv
+from opensoc.models import (
     EpisodeOverError,
     InvalidActionError,
     InvalidParameterError,
     NoEpisodeError,
     NotGradableError,
-    OpenSOCEnv,
     WrongTurnError,
 )
 from opensoc.generator import generate, generate_from_template
@@ -164,8 +164,9 @@ def test_ground_truth_never_shown_before_the_defender_acts():
 
 
 def test_typed_actions_accepted():
-    from opensoc.schema import OpenSOCAction
+    from opensoc.families.registry import action_model
 
+    OpenSOCAction = action_model()
     env = OpenSOCEnv()
     env.reset(seed=1)
     obs = env.step(OpenSOCAction(submit_triage=SubmitTriage(action="monitor", cited_log_id="L1-0")))

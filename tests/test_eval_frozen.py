@@ -7,7 +7,8 @@ import sys
 
 from conftest import REPO
 
-from opensoc.eval.frozen import HOLDOUT_PATH, SFT_PATH, holdout_rows, label_counts, load_holdout, render, sft_rows, sha256
+from opensoc.eval.frozen import holdout_rows, label_counts, render, sft_rows, sha256
+from opensoc.tasks.frozen import HOLDOUT_PATH, SFT_PATH, load_holdout
 from opensoc.incidents.prompting import parse_triage
 from opensoc.tasks import TASKS
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from conftest import ThreadedApp, free_port
 from fastapi import FastAPI, Request
 
-from opensoc.eval.frozen import INVESTIGATION_HOLDOUT_PATH, investigation_rows, render
+from opensoc.eval.frozen import investigation_rows, render
+from opensoc.tasks.frozen import INVESTIGATION_HOLDOUT_PATH
 from opensoc.eval.investigate import LLMInvestigator, run_investigations, summarize_investigations
 from opensoc.eval.runner import load_items
 

@@ -196,7 +196,10 @@ def test_schema_matches_what_is_sent(client):
             obs_v.validate({**p["observation"], "reward": p["reward"], "done": p["done"]})
             assert p["observation"].get("reward", "absent") == "absent"
         state_v.validate(_ok(client.get("/state", params={"episode_id": eid})))
-    assert schema["observation"].get("additionalProperties") is False
+    # One closed model per family, told apart by its "family" tag.
+    union = schema["observation"]
+    assert union["discriminator"]["propertyName"] == "family" and len(union["oneOf"]) == 3
+    assert all(union["$defs"][ref["$ref"].rsplit("/", 1)[1]].get("additionalProperties") is False for ref in union["oneOf"])
 
 
 def test_mcp_always_answers_200(client):

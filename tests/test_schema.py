@@ -6,7 +6,10 @@ import pytest
 from pydantic import ValidationError
 
 from opensoc.generator import generate
-from opensoc.schema import MAX_EVENTS, IncidentParams, OpenSOCAction, SubmitTriage
+from opensoc.families.registry import action_model
+from opensoc.schema import MAX_EVENTS, IncidentParams, SubmitTriage
+
+OpenSOCAction = action_model()
 from opensoc.tasks import task_names
 
 from incident_helpers import as_dict, rebuild

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 
 from opensoc.eval.policies import make_policy
+from opensoc.incidents.features import DIM
+from opensoc.incidents.linear_policy import ARTIFACT
 from opensoc.eval.runner import load_items, run_policy, summarize
 from opensoc.train import cpu_attacker, cpu_defender
 
@@ -25,7 +27,7 @@ def test_defender_learns_from_reward_alone():
 
 
 def test_committed_defender_beats_its_start_and_random():
-    assert cpu_defender.ARTIFACT.stat().st_size < 1_000_000
+    assert ARTIFACT.stat().st_size < 1_000_000
     items = load_items("holdout")
     scores = {p: summarize(run_policy(make_policy(p), items, show_progress=False))["overall"]
               for p in ("cpu_defender", "cpu_defender_untrained", "random")}
@@ -33,12 +35,12 @@ def test_committed_defender_beats_its_start_and_random():
     assert trained["accuracy"] > scores["cpu_defender_untrained"]["accuracy"] + 0.3
     assert trained["accuracy"] > scores["random"]["accuracy"] + 0.3
     assert trained["mean_reward"] > max(scores["cpu_defender_untrained"]["mean_reward"], scores["random"]["mean_reward"]) + 0.5
-    log = json.loads((cpu_defender.ARTIFACT.parent / "cpu_defender_log.json").read_text())
+    log = json.loads((ARTIFACT.parent / "cpu_defender_log.json").read_text())
     assert log["holdout_after"]["accuracy"] == trained["accuracy"]
 
 
 def test_defender_artifact_round_trips(tmp_path):
-    policy = cpu_defender.LinearPolicy(np.random.default_rng(0).normal(size=(5, cpu_defender.DIM)).astype(np.float32))
+    policy = cpu_defender.LinearPolicy(np.random.default_rng(0).normal(size=(5, DIM)).astype(np.float32))
     policy.save(tmp_path / "p.npz")
     loaded = cpu_defender.LinearPolicy.load(tmp_path / "p.npz")
     assert np.allclose(loaded.W, policy.W, atol=1e-2)  # stored as float16 to stay small

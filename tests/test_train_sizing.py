@@ -75,7 +75,7 @@ def test_the_measurement_runs_with_any_chat_tokenizer(tmp_path, capsys):
     pytest.importorskip("transformers")
     from tiny_lm import build_tokenizer, corpus
 
-    from opensoc.eval.frozen import SFT_PATH
+    from opensoc.tasks.frozen import SFT_PATH
     from opensoc.train.prompt_lengths import main
 
     build_tokenizer(corpus(SFT_PATH)).save_pretrained(tmp_path / "tok")

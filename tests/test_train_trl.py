@@ -21,7 +21,7 @@ pytest.importorskip("peft")
 
 from tiny_lm import build_model, build_tokenizer, corpus  # noqa: E402
 
-from opensoc.eval.frozen import SFT_PATH  # noqa: E402
+from opensoc.tasks.frozen import SFT_PATH  # noqa: E402
 from opensoc.train.config import CONFIG_DIR, StageConfig  # noqa: E402
 from opensoc.families.investigation.tasks import INVESTIGATION_TASKS  # noqa: E402
 
@@ -119,7 +119,7 @@ def test_environment_classes_directly(live_server, monkeypatch):
     env = OpenSOCDefenderEnv()
     prompt = env.reset(task="stage1_basic", seed=5)
     assert "LOGS" in prompt
-    from opensoc.env import materialized_incident
+    from opensoc.families.triage.family import materialized_incident
 
     truth = materialized_incident("stage1_basic", 5).truth
     assert env.submit_triage(truth.action, truth.triggering_log_ids[0], "because").startswith("Recorded")

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..env import DEFAULT_DEFENDER_POLICY, AttackerRun, OpenSOCEnv
+from ..env import OpenSOCEnv
+from ..families.runs import AttackerRun
+from ..families.triage.family import DEFAULT_DEFENDER_POLICY
 from ..generator import TEMPLATES, TEMPLATES_BY_NAME, build_incident, seed_material
 from ..schema import IncidentParams
 from ..tasks.registry import TASKS

@@ -15,14 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..incidents.defenders import primary_log_id
 from ..env import OpenSOCEnv
-from ..schema import TRIAGE_ACTIONS, Alert, SubmitTriage
+from ..eval.policies import FunctionPolicy
+from ..eval.runner import load_items, run_policy, summarize
+from ..incidents.defenders import primary_log_id
+from ..incidents.features import featurize
+from ..incidents.linear_policy import LinearPolicy
+from ..incidents.prompting import format_triage_answer
+from ..schema import TRIAGE_ACTIONS
 from ..tasks.registry import TASKS
-from .features import DIM, featurize
-
-ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "cpu_defender.npz"
-TRAIN_SEEDS_START = 10_000  # far from the hold-out's 1,000,000+ and the SFT set's 2,000,000+
+from ..tasks.seeds import CPU_TRAIN_SEEDS_START
 
 
 @dataclass
@@ -44,33 +46,6 @@ class TrainLog:
     stage: list[str] = field(default_factory=list)
     mean_reward: list[float] = field(default_factory=list)  # of the sampled actions, per logging window
     greedy_reward: list[float] = field(default_factory=list)  # of the greedy policy on held-back training seeds
-
-
-class LinearPolicy:
-    """π(a | x) = softmax(W x) over the five triage actions."""
-
-    def __init__(self, weights: np.ndarray | None = None):
-        self.W = weights if weights is not None else np.zeros((len(TRIAGE_ACTIONS), DIM), dtype=np.float32)
-
-    def probs(self, x: np.ndarray) -> np.ndarray:
-        z = self.W @ x
-        z = z - z.max()
-        p = np.exp(z)
-        return p / p.sum()
-
-    def act(self, alert: Alert) -> SubmitTriage:
-        """The greedy action (ties go to the first action, dismiss: the untrained policy's answer)."""
-        action = TRIAGE_ACTIONS[int(np.argmax(self.W @ featurize(alert)))]
-        return SubmitTriage(action=action, cited_log_id=primary_log_id(alert), rationale="cpu defender")
-
-    def save(self, path: Path = ARTIFACT, meta: dict | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, W=self.W.astype(np.float16), meta=json.dumps(meta or {}))
-
-    @classmethod
-    def load(cls, path: Path = ARTIFACT) -> LinearPolicy:
-        with np.load(path) as data:
-            return cls(data["W"].astype(np.float32))
 
 
 def _rewards_for_group(env: OpenSOCEnv, task: str, seed: int, actions: list[int], cite: str) -> list[float]:
@@ -98,7 +73,7 @@ def train_defender(config: DefenderTrainConfig | None = None, progress=None) -> 
     step, window = 0, []
     grad = np.zeros_like(policy.W)
     for s_i, task in enumerate(config.stages):
-        seeds = range(TRAIN_SEEDS_START + s_i * 100_000, TRAIN_SEEDS_START + s_i * 100_000 + config.incidents_per_stage)
+        seeds = range(CPU_TRAIN_SEEDS_START + s_i * 100_000, CPU_TRAIN_SEEDS_START + s_i * 100_000 + config.incidents_per_stage)
         eval_seeds = range(seeds.stop, seeds.stop + config.eval_seeds)  # training-distribution seeds never trained on
         for n, seed in enumerate(seeds, 1):
             drawn = task
@@ -160,15 +135,12 @@ def plot_curve(log: TrainLog, path: Path, title: str = "CPU defender training") 
 
 def holdout_scores(policy: LinearPolicy) -> dict:
     """Accuracy and mean reward of ``policy`` on the frozen hold-out, through the eval harness."""
-    from ..eval.policies import _Fn
-    from ..eval.runner import load_items, run_policy, summarize
-    from ..incidents.prompting import format_triage_answer
-
     def answer(obs, item):
         t = policy.act(obs.alert)
         return format_triage_answer(t.action, t.cited_log_id, t.rationale)
 
-    overall = summarize(run_policy(_Fn("cpu", "soc", answer), load_items("holdout"), show_progress=False))["overall"]
+    records = run_policy(FunctionPolicy("cpu", ("triage",), answer), load_items("holdout"), show_progress=False)
+    overall = summarize(records)["overall"]
     return {"accuracy": overall["accuracy"], "mean_reward": overall["mean_reward"]}
 
 

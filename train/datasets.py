@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ..env import materialized_incident
-from ..eval.frozen import SFT_PATH, TRAIN_SEEDS_START
+from ..families.triage.family import materialized_incident
+from ..tasks.frozen import SFT_PATH
+from ..tasks.seeds import TRAIN_SEEDS_START
 from .trl_env import ATTACKER_INSTRUCTIONS, DEFENDER_INSTRUCTIONS, INVESTIGATOR_INSTRUCTIONS
 
 GRPO_SEEDS_START = TRAIN_SEEDS_START  # the hold-out uses 1,000,000+, the SFT set 2,000,000+, the investigation hold-out 4,000,000+

@@ -22,7 +22,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .scratch_lm import ModelShape, TINY_SHAPE, build_model, build_tokenizer, parameter_count, sft_texts
@@ -185,7 +185,7 @@ def _machine() -> dict:
 
 def run_scratch(config: ScratchConfig, out: Path, show_progress: bool = True) -> dict:
     """Run the four steps above into ``out`` and return what ``results.json`` holds."""
-    from ..eval.frozen import SFT_PATH
+    from ..tasks.frozen import SFT_PATH
     from ..eval.runner import load_items
     from .callbacks import evaluate_model
     from .grpo import run_grpo

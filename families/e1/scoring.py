@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ...schema import MAX_COMPLETION
+MAX_COMPLETION = 16_000  # characters of a completion that are read; a longer one is not an answer
 
 LABELS = ("Benign", "Malicious", "Abstain")
 

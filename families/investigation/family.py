@@ -1,4 +1,4 @@
-"""Investigation: the defender finds the evidence in a SIEM before it triages.
+"""Investigation: the defender finds the evidence in a SIEM before it triages, on the two-role skeleton.
 
     defender_only:  reset ─▶ awaiting_defender ─tool_call*▶ awaiting_defender ─submit_triage▶ done
     self_play:      reset ─▶ awaiting_attacker ─craft_incident▶ (planted in a store) awaiting_defender ─…▶ done
@@ -8,116 +8,176 @@ The defender first sees only the case's alert (the detection and the one event i
 ``tool_call`` is a step (reward 0) that answers with the tool's output; calls past the task's budget are refused.
 ``submit_triage`` is scored by the same verdict table as triage, except that the citation bonus needs the cited
 event to have been shown by a tool, and the score reports ``evidence_recall``: the share of the triggering events
-seen before acting. An attacker's craft must be sound (``adjudication``) to be planted; an unsound one ends the
-episode with 0, as in triage.
+seen before acting. A sound craft is planted in a store of background telemetry.
 """
 
 from __future__ import annotations
 
 import random
-import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, ClassVar, Literal
 
-from ...adjudication.gate import Adjudication
-from ..runs import AttackerRun
+from pydantic import Field
+
 from ...generator import seed_material
-from .case import Case, build_case, plant
-from .investigator import scripted_investigator
-from .tools import run_tool, tool_specs
-from ...models import MODES, Grade, InvestigationView, OpenSOCObservation, RewardBreakdown, ToolOutput
 from ...incidents.prompting import investigation_prompt, tool_result_prompt
-from ...rubric import AttackerScore, DefenderScore, score_triage
-from ...schema import IncidentParams, SubmitTriage, ToolCall
-from ...tasks.registry import get_task
+from ...models import BudgetExhaustedError, InvalidParameterError, OpenSOCError
+from ...rubric import DefenderScore, score_triage
+from ...schema import IncidentParams, StrictModel, SubmitTriage
+from ...tasks.entries import SplitSource, TaskEntry
+from ...tasks.frozen import load_investigation_holdout
+from ..base import Episode, McpTool, Option, ResetRequest, TaskInfo
+from ..roles import IncidentEpisode, IncidentGrade, IncidentObservation, TwoRoleFamily
+from ..runs import AttackerRun
+from .case import Case, CaseAlert, build_case, plant
+from .investigator import scripted_investigator
 from .tasks import INVESTIGATION_TASKS, InvestigationTaskSpec
-from ...verifier import GroundTruth
-from ..base import (
-    DEFAULT_MODE,
-    BudgetExhaustedError,
-    Episode,
-    ResetRequest,
-    check_choice,
-    check_episode_id,
-    check_seed,
-    refuse_options,
-)
-from ..triage.family import attacker_brief, grade_roles, parse_triage_action, receive_craft, score_attacker, verdict_of
+from .tools import TOOL_ARGS, run_tool, tool_specs
 
 INVESTIGATION_DEFENDERS = ("scripted_investigator",)
 
 
+class ToolCall(StrictModel):
+    """An investigation step: one call of one tool (``search``, ``count``, ``lookup_host``, ``lookup_user``,
+    ``process_tree``); a malformed call is answered with an error message as the tool's output, and costs the call."""
+
+    name: str = Field(min_length=1, max_length=64, description="The tool to call.")
+    arguments: dict[str, Any] = Field(default_factory=dict, description="The tool's arguments, as its schema gives them.")
+
+
+class ToolOutput(StrictModel):
+    """What one investigation tool call returned."""
+
+    name: str
+    ok: bool = Field(description="False when the call was malformed; the output then says what was expected.")
+    output: str = Field(description="The tool's answer as text (JSON for well-formed calls).")
+    log_ids: list[str] = Field(default_factory=list, description="The events this output showed.")
+
+
+class InvestigationView(StrictModel):
+    """An investigation's state as the defender sees it."""
+
+    alert: CaseAlert = Field(description="The detection that opened the case and the one event it fired on.")
+    tools: list[dict[str, Any]] = Field(description="The tools: name, description and JSON Schema of their arguments.")
+    call_budget: int = Field(description="Tool calls allowed before the triage.")
+    calls_used: int
+    retrieved: int = Field(description="Distinct events the tools have shown so far.")
+    last_tool: ToolOutput | None = Field(default=None, description="The last call's output.")
+
+
+class InvestigationObservation(IncidentObservation):
+    """An investigation observation: on the defender's turn, the case and the tools."""
+
+    family: Literal["investigation"] = "investigation"
+    investigation: InvestigationView | None = Field(default=None, description="The case and the tools (defender's "
+                                                    "turn).")
+
+
+class InvestigationGrade(IncidentGrade):
+    family: Literal["investigation"] = "investigation"
+
+
 @dataclass
-class InvestigationEpisode(Episode):
-    defender_policy: str = "scripted_investigator"
-    target_category: str | None = None
+class InvestigationEpisode(IncidentEpisode):
     case: Case | None = None
-    incident: IncidentParams | None = None  # the attacker's craft, as crafted (self_play, attacker_only)
-    adjudication: Adjudication | None = None
     calls_used: int = 0
     retrieved: set[str] = field(default_factory=set)
     transcript: list[dict] = field(default_factory=list)
     last_tool: ToolOutput | None = None
-    triage: SubmitTriage | None = None
-    defender: DefenderScore | None = None
-    attacker: AttackerScore | None = None
-
-    @property
-    def truth(self) -> GroundTruth | None:
-        return self.case.truth if self.case else (self.adjudication.truth if self.adjudication else None)
 
 
 def _spec(task: str) -> InvestigationTaskSpec:
     return INVESTIGATION_TASKS[task]
 
 
-class InvestigationFamily:
+def _holdout_entries(split: str) -> tuple[TaskEntry, ...]:
+    return tuple(TaskEntry(id=f"{row['task']}-{row['seed']}", index=i, split=split, task=row["task"],
+                           family="investigation", group=row["task"], difficulty=_spec(row["task"]).stage,
+                           seed=row["seed"], reset={"task": row["task"], "seed": row["seed"]})
+                 for i, row in enumerate(load_investigation_holdout()))
+
+
+class InvestigationFamily(TwoRoleFamily):
     """Investigation tasks: an alert, a SIEM to query within a call budget, one triage."""
 
     name = "investigation"
+    observation = InvestigationObservation
+    grade_model = InvestigationGrade
+    actions: ClassVar[dict[str, Any]] = {"craft_incident": IncidentParams, "submit_triage": SubmitTriage,
+                                         "tool_call": ToolCall}
+    defenders = INVESTIGATION_DEFENDERS
+    options: ClassVar[dict[str, Option]] = {
+        **TwoRoleFamily.options,
+        "defender_policy": Option(str, f"attacker_only's built-in investigator; default {defenders[0]}.",
+                                  list(defenders), 32, default=defenders[0]),
+    }
 
-    def owns(self, task: str) -> bool:
-        return task in INVESTIGATION_TASKS
+    def tasks(self) -> list[TaskInfo]:
+        return [TaskInfo(s.name, self.name, s.title, s.description, stage=s.stage, train=True,
+                         details={"call_budget": s.call_budget, "store_events": s.store_events,
+                                  "store_hours": s.store_hours}) for s in INVESTIGATION_TASKS.values()]
 
-    def reset(self, request: ResetRequest, run: AttackerRun) -> InvestigationEpisode:
-        refuse_options(request, "investigation", {"mode", "defender_policy"})
-        spec = _spec(request.task)
-        mode = check_choice("mode", request.mode if request.mode is not None else DEFAULT_MODE, MODES)
-        policy = check_choice("defender_policy", request.defender_policy or INVESTIGATION_DEFENDERS[0], INVESTIGATION_DEFENDERS)
-        seed, episode_id = check_seed(request.seed), check_episode_id(request.episode_id)
-        ep = InvestigationEpisode(episode_id=episode_id or str(uuid.uuid4()), task=request.task, mode=mode, seed=seed,
-                                  defender_policy=policy,
-                                  phase="awaiting_defender" if mode == "defender_only" else "awaiting_attacker")
-        if mode == "defender_only":
-            ep.case = build_case(request.task, seed)
-        else:
-            stage = get_task(spec.curriculum_task)
-            ep.target_category = random.Random(seed_material(f"{request.task}/brief", seed)).choice(stage.categories)
-        return ep
+    def stage_number(self, task: str) -> int:
+        return _spec(task).stage
 
-    def legal_actions(self, ep: InvestigationEpisode) -> list[str]:
-        if ep.phase == "awaiting_attacker":
-            return ["craft_incident"]
+    def curriculum_task(self, task: str) -> str:
+        return _spec(task).curriculum_task
+
+    def new_episode(self, **fields: Any) -> InvestigationEpisode:
+        return InvestigationEpisode(**fields)
+
+    def start(self, ep: IncidentEpisode, request: ResetRequest, run: AttackerRun) -> None:
+        assert isinstance(ep, InvestigationEpisode)
+        ep.case = build_case(ep.task, ep.seed)
+        ep.incident, ep.truth = ep.case.incident, ep.case.truth
+
+    def stage(self, ep: IncidentEpisode, params: IncidentParams) -> None:
+        assert isinstance(ep, InvestigationEpisode)
+        spec = _spec(ep.task)
+        ep.case = plant(params, stage=spec.stage, hours=spec.store_hours, target_size=spec.store_events,
+                        rng=random.Random(seed_material(f"{ep.task}/store", ep.seed)), call_budget=spec.call_budget,
+                        task=ep.task, seed=ep.seed)
+        ep.truth = ep.case.truth
+
+    def defend(self, ep: IncidentEpisode) -> SubmitTriage:
+        assert isinstance(ep, InvestigationEpisode) and ep.case is not None
+
+        def call(name: str, arguments: dict) -> str:
+            self._on_tool(ep, {"name": name, "arguments": arguments})
+            assert ep.last_tool is not None
+            return ep.last_tool.output
+
+        return scripted_investigator(ep.case.alert, call, ep.case.call_budget)
+
+    def score_defender(self, ep: IncidentEpisode, triage: SubmitTriage | None) -> DefenderScore:
+        assert isinstance(ep, InvestigationEpisode) and ep.truth is not None
+        return score_triage(ep.truth, triage, ep.retrieved)
+
+    def legal_actions(self, ep: IncidentEpisode) -> list[str]:
         if ep.phase == "awaiting_defender":
+            assert isinstance(ep, InvestigationEpisode) and ep.case is not None
             return ["tool_call", "submit_triage"] if ep.calls_used < ep.case.call_budget else ["submit_triage"]
-        return []
+        return super().legal_actions(ep)
 
-    def step(self, ep: InvestigationEpisode, action: str, content: Any, run: AttackerRun) -> None:
-        if action == "craft_incident":
-            self._on_craft(ep, content, run)
-        elif action == "tool_call":
+    def refusal(self, ep: Episode, action: str) -> OpenSOCError | None:
+        if action == "tool_call" and ep.phase == "awaiting_defender":
+            return BudgetExhaustedError("the tool calls of this case are spent: send submit_triage", field="tool_call",
+                                        expected="submit_triage")
+        return None
+
+    def step(self, ep: IncidentEpisode, action: str, content: Any, run: AttackerRun) -> None:
+        if action == "tool_call":
+            assert isinstance(ep, InvestigationEpisode)
             self._on_tool(ep, content)
         else:
-            ep.triage, ep.errors = parse_triage_action(content)
-            ep.defender = score_triage(ep.case.truth, ep.triage, ep.retrieved)
-            if ep.mode == "self_play":
-                ep.attacker = score_attacker(ep, run, ep.triage.action if ep.triage else None)
-            ep.finish(ep.defender.reward)
+            super().step(ep, action, content, run)
 
     def _on_tool(self, ep: InvestigationEpisode, content: Any) -> None:
+        assert ep.case is not None
         if ep.calls_used >= ep.case.call_budget:
-            raise BudgetExhaustedError(f"the {ep.case.call_budget} tool calls of this case are spent: send submit_triage",
-                                       field="tool_call", expected="submit_triage")
+            raise BudgetExhaustedError(f"the {ep.case.call_budget} tool calls of this case are spent: send "
+                                       "submit_triage", field="tool_call", expected="submit_triage")
         ep.calls_used += 1
         try:
             call = content if isinstance(content, ToolCall) else ToolCall.model_validate(content)
@@ -131,49 +191,43 @@ class InvestigationFamily:
         ep.retrieved.update(result.log_ids)
         ep.last_tool, ep.last_reward = result, 0.0
 
-    def _on_craft(self, ep: InvestigationEpisode, content: Any, run: AttackerRun) -> None:
-        params = receive_craft(ep, content, run)
-        if params is None:  # an unsound craft is never planted, never paid, never replayed
-            return
-        spec = _spec(ep.task)
-        ep.case = plant(params, stage=spec.stage, hours=spec.store_hours, target_size=spec.store_events,
-                        rng=random.Random(seed_material(f"{ep.task}/store", ep.seed)), call_budget=spec.call_budget,
-                        task=ep.task, seed=ep.seed)
-        if ep.mode == "self_play":
-            ep.phase, ep.last_reward = "awaiting_defender", 0.0
-            return
-
-        def call(name: str, arguments: dict) -> str:
-            self._on_tool(ep, {"name": name, "arguments": arguments})
-            return ep.last_tool.output
-
-        ep.triage = scripted_investigator(ep.case.alert, call, spec.call_budget)
-        ep.defender = score_triage(ep.case.truth, ep.triage, ep.retrieved)
-        ep.attacker = score_attacker(ep, run, ep.triage.action)
-        ep.finish(ep.attacker.reward)
-
-    def _view(self, ep: InvestigationEpisode) -> InvestigationView:
-        return InvestigationView(alert=ep.case.alert, tools=tool_specs(), call_budget=ep.case.call_budget,
+    def defender_fields(self, ep: IncidentEpisode) -> tuple[str, dict[str, Any]]:
+        assert isinstance(ep, InvestigationEpisode) and ep.case is not None
+        view = InvestigationView(alert=ep.case.alert, tools=tool_specs(), call_budget=ep.case.call_budget,
                                  calls_used=ep.calls_used, retrieved=len(ep.retrieved), last_tool=ep.last_tool)
+        if ep.last_tool is None:
+            prompt = investigation_prompt(ep.case.alert.model_dump_json(), view.tools, ep.case.call_budget)
+        else:
+            prompt = tool_result_prompt(ep.last_tool.name, ep.last_tool.output, ep.case.call_budget - ep.calls_used)
+        return prompt, {"investigation": view}
 
-    def observe(self, ep: InvestigationEpisode) -> OpenSOCObservation:
-        role, done = ep.role, ep.done
-        brief, prompt, view = None, "", None
-        if role == "attacker":
-            spec = _spec(ep.task)
-            brief, prompt = attacker_brief(ep.task, spec.stage, ep.target_category)
-        elif role == "defender":
-            view = self._view(ep)
-            if ep.last_tool is None:
-                prompt = investigation_prompt(ep.case.alert.model_dump_json(), view.tools, ep.case.call_budget)
-            else:
-                prompt = tool_result_prompt(ep.last_tool.name, ep.last_tool.output, ep.case.call_budget - ep.calls_used)
-        return OpenSOCObservation(
-            role=role, episode_id=ep.episode_id, task=ep.task, mode=ep.mode, seed=ep.seed, prompt=prompt,
-            legal_actions=self.legal_actions(ep), brief=brief, investigation=view, verdict=verdict_of(ep),
-            rewards=RewardBreakdown(defender=ep.defender, attacker=ep.attacker) if done else None,
-            errors=ep.errors, done=done, reward=ep.last_reward,
-        )
+    def stateless_refusal(self, options: dict[str, Any]) -> str | None:
+        return ("an investigation keeps state between steps (its tool calls and what they showed): pass the "
+                "episode_id that /reset returned (or use /ws)")
 
-    def grade(self, ep: InvestigationEpisode) -> Grade:
-        return grade_roles(ep)
+    def cheap_reset(self, request: ResetRequest) -> bool:
+        return False  # a case's log store is built, or planted, on demand
+
+    def cheap_step(self, ep: Episode, action: str) -> bool:
+        return False
+
+    def splits(self) -> dict[str, SplitSource]:
+        return {"investigation": SplitSource("test", "the frozen investigation hold-out "
+                                             "(data/investigation_holdout.jsonl), 20 cases per stage",
+                                             lru_cache(maxsize=None)(_holdout_entries))}
+
+    def mcp_tools(self) -> list[McpTool]:
+        investigate = McpTool(
+            "investigate", "Run one SIEM tool (search, count, lookup_host, lookup_user, process_tree) on the log store "
+            "of an investigation task's case (task, seed).",
+            {"tool": {"type": "string", "enum": list(TOOL_ARGS)},
+             "arguments": {"type": "object", "description": "The tool's arguments."}},
+            self._mcp_investigate, ("tool",), costly=True)
+        return [*super().mcp_tools(), investigate]
+
+    def _mcp_investigate(self, task: str, seed: int, arguments: dict[str, Any]) -> tuple[str, bool]:
+        unknown = sorted(set(arguments) - {"tool", "arguments"})
+        if unknown:
+            raise InvalidParameterError(f"investigate takes task, seed, tool and arguments; got {unknown[:8]}")
+        result = run_tool(build_case(task, seed).store, str(arguments.get("tool", ""))[:64], arguments.get("arguments"))
+        return result.text, not result.ok

@@ -15,6 +15,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..eval.bake_demo import bake
+from ..eval.report import write_run
+from ..eval.runner import load_items, make_policy_for, run_policy, summarize
+from ..train.cpu_defender import load_log, plot_curve
+
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,28 +48,14 @@ DEFENDER_LOG, DEFENDER_CURVE = "train/artifacts/cpu_defender_log.json", "train/a
 
 def write_committed_run(run: CommittedRun, root: Path) -> list[Path]:
     """Evaluate ``run``'s policies in-process and write its folder under ``root``; returns the files written."""
-    from .report import write_run
-    from .runner import load_items
-
     items = load_items(run.split)
-    if run.split == "investigation":
-        from .investigate import run_investigations, summarize_investigations
-
-        records = {name: run_investigations(name, items, show_progress=False) for name in run.policies}
-        results = {name: summarize_investigations(rows) for name, rows in records.items()}
-    else:
-        from .policies import make_policy
-        from .runner import run_policy, summarize
-
-        records = {name: run_policy(make_policy(name), items, show_progress=False) for name in run.policies}
-        results = {name: summarize(rows) for name, rows in records.items()}
+    records = {name: run_policy(make_policy_for(run.split, name), items, show_progress=False) for name in run.policies}
+    results = {name: summarize(rows) for name, rows in records.items()}
     return write_run(root / run.folder, run.split, results, records)
 
 
 def write_demo_examples(root: Path) -> Path:
     """Bake the demo's before/after examples (heuristic, then the CPU-trained defender) under ``root``."""
-    from .bake_demo import bake
-
     path = root / DEMO_EXAMPLES
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(bake(), indent=1, sort_keys=True) + "\n")
@@ -73,8 +64,6 @@ def write_demo_examples(root: Path) -> Path:
 
 def write_defender_curve(root: Path) -> Path:
     """Redraw the CPU defender's training curve from its committed log (training itself is ``opensoc train cpu``)."""
-    from ..train.cpu_defender import load_log, plot_curve
-
     path = root / DEFENDER_CURVE
     path.parent.mkdir(parents=True, exist_ok=True)
     plot_curve(load_log(SOURCE_ROOT / DEFENDER_LOG), path)
