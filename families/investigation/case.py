@@ -5,11 +5,20 @@ opened the case.
 hours of background telemetry around it (``world.build_store_events``), every event renumbered in time order with
 the store's one id scheme (so nothing marks the incident's events), and the verdict computed on the incident's
 events alone. Background is benign by construction, so the verdict on the whole store is the same (tested).
+
+Memory: a case is the largest thing an episode reads (a stage-4 store holds about 2,700 events: 4.3 MB, and 9 MB
+once its search index is built). Episodes therefore never hold one: they name it (``CaseKey``), and ``case_for``
+rebuilds it on demand. The generated case of a (task, seed) and an attacker's craft planted in a store are cached,
+each in a small LRU (``CASE_CACHE_SIZE``, ``PLANTED_CACHE_SIZE``), so the memory all investigations cost is bounded
+by the caches, not by the number of episodes held, and every episode of the same case shares one store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,6 +32,9 @@ from .store import LogStore
 from .world import build_store_events
 
 _EVENTS = TypeAdapter(list[Event])
+
+CASE_CACHE_SIZE = 16  # generated cases kept (at most about 9 MB each, search index included)
+PLANTED_CACHE_SIZE = 8  # attackers' crafts planted in a store, kept
 
 
 class CaseAlert(StrictModel):
@@ -96,7 +108,7 @@ def _without_interference(incident: IncidentParams, background: list) -> list:
     return background
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=CASE_CACHE_SIZE)
 def build_case(task: str, seed: int) -> Case:
     """The case for an investigation task and seed (built once per process; cases are immutable)."""
     from .tasks import INVESTIGATION_TASKS
@@ -107,3 +119,49 @@ def build_case(task: str, seed: int) -> Case:
     return plant(incident, stage=spec.stage, hours=spec.store_hours, target_size=spec.store_events, rng=rng,
                  call_budget=spec.call_budget, task=task, seed=seed)
 
+
+
+@dataclass(frozen=True)
+class CaseKey:
+    """What names a case without holding it: the task and seed, and for a planted craft the digest of its JSON."""
+
+    task: str
+    seed: int
+    craft_digest: str | None = None
+
+
+def craft_digest(params: IncidentParams) -> str:
+    return hashlib.sha256(params.model_dump_json().encode()).hexdigest()
+
+
+_planted: OrderedDict[CaseKey, Case] = OrderedDict()
+_planted_lock = threading.Lock()
+
+
+def planted_case(key: CaseKey, params: IncidentParams) -> Case:
+    """The case of the craft ``params`` planted in the store of (task, seed), built once while it stays cached."""
+    with _planted_lock:
+        case = _planted.get(key)
+        if case is not None:
+            _planted.move_to_end(key)
+            return case
+    from .tasks import INVESTIGATION_TASKS
+
+    spec = INVESTIGATION_TASKS[key.task]
+    case = plant(params, stage=spec.stage, hours=spec.store_hours, target_size=spec.store_events,
+                 rng=random.Random(seed_material(f"{key.task}/store", key.seed)), call_budget=spec.call_budget,
+                 task=key.task, seed=key.seed)
+    with _planted_lock:
+        _planted[key] = case
+        _planted.move_to_end(key)
+        while len(_planted) > PLANTED_CACHE_SIZE:
+            _planted.popitem(last=False)
+    return case
+
+
+def case_for(key: CaseKey, params: IncidentParams | None = None) -> Case:
+    """The case ``key`` names (``params``: the planted craft, for a key with a digest), from a cache or rebuilt."""
+    if key.craft_digest is None:
+        return build_case(key.task, key.seed)
+    assert params is not None
+    return planted_case(key, params)

@@ -13,14 +13,12 @@ seen before acting. A sound craft is planted in a store of background telemetry.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from ...generator import seed_material
 from ...incidents.prompting import investigation_prompt, tool_result_prompt
 from ...models import BudgetExhaustedError, InvalidParameterError, OpenSOCError
 from ...rubric import DefenderScore, score_triage
@@ -30,7 +28,7 @@ from ...tasks.frozen import load_investigation_holdout
 from ..base import Episode, McpTool, Option, ResetRequest, TaskInfo
 from ..roles import IncidentEpisode, IncidentGrade, IncidentObservation, TwoRoleFamily
 from ..runs import AttackerRun
-from .case import Case, CaseAlert, build_case, plant
+from .case import Case, CaseAlert, CaseKey, build_case, case_for, craft_digest, planted_case
 from .investigator import scripted_investigator
 from .tasks import INVESTIGATION_TASKS, InvestigationTaskSpec
 from .tools import TOOL_ARGS, run_tool, tool_specs
@@ -80,11 +78,18 @@ class InvestigationGrade(IncidentGrade):
 
 @dataclass
 class InvestigationEpisode(IncidentEpisode):
-    case: Case | None = None
+    case_key: CaseKey | None = None  # the case is named, never held: see case.case_for
     calls_used: int = 0
     retrieved: set[str] = field(default_factory=set)
     transcript: list[dict] = field(default_factory=list)
     last_tool: ToolOutput | None = None
+
+    @property
+    def case(self) -> Case | None:
+        """The episode's case, from the shared cache (rebuilt when it was evicted)."""
+        if self.case_key is None:
+            return None
+        return case_for(self.case_key, self.incident if self.case_key.craft_digest else None)
 
 
 def _spec(task: str) -> InvestigationTaskSpec:
@@ -129,26 +134,26 @@ class InvestigationFamily(TwoRoleFamily):
 
     def start(self, ep: IncidentEpisode, request: ResetRequest, run: AttackerRun) -> None:
         assert isinstance(ep, InvestigationEpisode)
-        ep.case = build_case(ep.task, ep.seed)
-        ep.incident, ep.truth = ep.case.incident, ep.case.truth
+        ep.case_key = CaseKey(ep.task, ep.seed)
+        case = build_case(ep.task, ep.seed)
+        ep.incident, ep.truth = case.incident, case.truth
 
     def stage(self, ep: IncidentEpisode, params: IncidentParams) -> None:
         assert isinstance(ep, InvestigationEpisode)
-        spec = _spec(ep.task)
-        ep.case = plant(params, stage=spec.stage, hours=spec.store_hours, target_size=spec.store_events,
-                        rng=random.Random(seed_material(f"{ep.task}/store", ep.seed)), call_budget=spec.call_budget,
-                        task=ep.task, seed=ep.seed)
-        ep.truth = ep.case.truth
+        ep.case_key = CaseKey(ep.task, ep.seed, craft_digest(params))
+        ep.truth = planted_case(ep.case_key, params).truth
 
     def defend(self, ep: IncidentEpisode) -> SubmitTriage:
-        assert isinstance(ep, InvestigationEpisode) and ep.case is not None
+        assert isinstance(ep, InvestigationEpisode)
+        case = ep.case
+        assert case is not None
 
         def call(name: str, arguments: dict) -> str:
-            self._on_tool(ep, {"name": name, "arguments": arguments})
+            self._on_tool(ep, {"name": name, "arguments": arguments}, case)
             assert ep.last_tool is not None
             return ep.last_tool.output
 
-        return scripted_investigator(ep.case.alert, call, ep.case.call_budget)
+        return scripted_investigator(case.alert, call, case.call_budget)
 
     def score_defender(self, ep: IncidentEpisode, triage: SubmitTriage | None) -> DefenderScore:
         assert isinstance(ep, InvestigationEpisode) and ep.truth is not None
@@ -156,8 +161,8 @@ class InvestigationFamily(TwoRoleFamily):
 
     def legal_actions(self, ep: IncidentEpisode) -> list[str]:
         if ep.phase == "awaiting_defender":
-            assert isinstance(ep, InvestigationEpisode) and ep.case is not None
-            return ["tool_call", "submit_triage"] if ep.calls_used < ep.case.call_budget else ["submit_triage"]
+            assert isinstance(ep, InvestigationEpisode)
+            return ["tool_call", "submit_triage"] if ep.calls_used < _spec(ep.task).call_budget else ["submit_triage"]
         return super().legal_actions(ep)
 
     def refusal(self, ep: Episode, action: str) -> OpenSOCError | None:
@@ -173,10 +178,10 @@ class InvestigationFamily(TwoRoleFamily):
         else:
             super().step(ep, action, content, run)
 
-    def _on_tool(self, ep: InvestigationEpisode, content: Any) -> None:
-        assert ep.case is not None
-        if ep.calls_used >= ep.case.call_budget:
-            raise BudgetExhaustedError(f"the {ep.case.call_budget} tool calls of this case are spent: send "
+    def _on_tool(self, ep: InvestigationEpisode, content: Any, case: Case | None = None) -> None:
+        budget = _spec(ep.task).call_budget
+        if ep.calls_used >= budget:
+            raise BudgetExhaustedError(f"the {budget} tool calls of this case are spent: send "
                                        "submit_triage", field="tool_call", expected="submit_triage")
         ep.calls_used += 1
         try:
@@ -184,7 +189,9 @@ class InvestigationFamily(TwoRoleFamily):
         except ValueError:
             result = ToolOutput(name="?", ok=False, output='error: a tool call is {"name": "<tool>", "arguments": {...}}')
         else:
-            answer = run_tool(ep.case.store, call.name, call.arguments)
+            case = case or ep.case
+            assert case is not None
+            answer = run_tool(case.store, call.name, call.arguments)
             result = ToolOutput(name=answer.name, ok=answer.ok, output=answer.text, log_ids=list(answer.log_ids))
             ep.transcript.append({"name": call.name, "arguments": call.arguments, "ok": answer.ok,
                                   "shown": len(answer.log_ids)})
@@ -192,13 +199,15 @@ class InvestigationFamily(TwoRoleFamily):
         ep.last_tool, ep.last_reward = result, 0.0
 
     def defender_fields(self, ep: IncidentEpisode) -> tuple[str, dict[str, Any]]:
-        assert isinstance(ep, InvestigationEpisode) and ep.case is not None
-        view = InvestigationView(alert=ep.case.alert, tools=tool_specs(), call_budget=ep.case.call_budget,
+        assert isinstance(ep, InvestigationEpisode)
+        case = ep.case
+        assert case is not None
+        view = InvestigationView(alert=case.alert, tools=tool_specs(), call_budget=case.call_budget,
                                  calls_used=ep.calls_used, retrieved=len(ep.retrieved), last_tool=ep.last_tool)
         if ep.last_tool is None:
-            prompt = investigation_prompt(ep.case.alert.model_dump_json(), view.tools, ep.case.call_budget)
+            prompt = investigation_prompt(case.alert.model_dump_json(), view.tools, case.call_budget)
         else:
-            prompt = tool_result_prompt(ep.last_tool.name, ep.last_tool.output, ep.case.call_budget - ep.calls_used)
+            prompt = tool_result_prompt(ep.last_tool.name, ep.last_tool.output, case.call_budget - ep.calls_used)
         return prompt, {"investigation": view}
 
     def stateless_refusal(self, options: dict[str, Any]) -> str | None:
