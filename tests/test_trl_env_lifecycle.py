@@ -103,8 +103,10 @@ def test_the_token_is_sent(idle_server, with_token, monkeypatch):
     env.reset(task="stage1_basic", seed=5)
     assert env.submit_triage(truth.action, truth.triggering_log_ids[0]) == f"Recorded: {truth.action}."
     monkeypatch.delenv("OPENSOC_API_TOKEN")
-    with pytest.raises(Exception, match="401"):
+    with pytest.raises(OpenSOCError) as refused:  # where TRL builds its environments, saying what to set
         OpenSOCDefenderEnv(idle_server)
+    assert (refused.value.code, refused.value.status) == ("UNAUTHORIZED", 401)
+    assert "OPENSOC_API_TOKEN" in refused.value.message
     assert OpenSOCDefenderEnv(idle_server, token=TOKEN).reset(task="stage1_basic", seed=5) == "\n\n" + env._prompt
 
 
@@ -137,10 +139,23 @@ def test_a_second_close_is_not_retried_forever(with_token):
     with running_server(OPENSOC_API_TOKEN=TOKEN) as url:
         env = OpenSOCDefenderEnv(url)
         env.reset(task="stage1_basic", seed=5)
-    # The server is gone: one reconnection is tried, and its failure is the caller's to see.
-    with pytest.raises(OSError):
+    # The server is gone: one reconnection is tried, and its failure is the caller's to see (still an OSError).
+    with pytest.raises(OSError) as gone:
         env.submit_triage("dismiss", "L1-0")
-    assert not env.done
+    assert isinstance(gone.value, OpenSOCError) and gone.value.code == "SERVER_UNREACHABLE"
+    assert url.split("//")[1] in gone.value.message and not env.done
+
+
+def test_a_vanished_server_is_never_shown_to_the_investigator_as_a_refusal(with_token):
+    from opensoc.train.trl_env import OpenSOCInvestigatorEnv
+
+    with running_server(OPENSOC_API_TOKEN=TOKEN) as url:
+        env = OpenSOCInvestigatorEnv(url)
+        env.reset(task="investigate_stage1", seed=4)
+        assert env.count(by="host").startswith("{")
+    with pytest.raises(OpenSOCError) as gone:  # raised to the trainer, not returned to the model as "Refused: ..."
+        env.search(query="host=DC01")
+    assert gone.value.code == "SERVER_UNREACHABLE"
 
 
 def test_a_pickled_environment_resumes_its_episode(idle_server, with_token):

@@ -39,6 +39,8 @@ def server_url() -> str:
 CLOSE_TIMEOUT_S = 2.0
 # Error codes that mean the server closed the connection (an idle timeout, a restart), not that the action was bad.
 SESSION_GONE = ("SESSION_CLOSED", "SESSION_ERROR")
+# Error codes of a server that could not be reached again, or refused the token: not the model's doing either.
+SERVER_GONE = ("SERVER_UNREACHABLE", "UNAUTHORIZED")
 
 
 # The finalizers of the sessions still open, by a key of their own: closed together at interpreter exit.
@@ -249,7 +251,7 @@ class OpenSOCInvestigatorEnv(_SessionEnv):
         try:
             result = self._step(action)
         except OpenSOCError as exc:
-            if exc.code in SESSION_GONE:  # the connection, not the model: never shown to it as a refusal
+            if exc.code in SESSION_GONE + SERVER_GONE:  # the connection, not the model: never shown to it as a refusal
                 raise
             return f"Refused: {exc}"  # the budget is spent: the model must decide
         self.observation = result.observation
