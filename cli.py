@@ -10,7 +10,9 @@
                           --cic FILE [FILE ...] --out DIR [--seed 42]
 
 Runs write to a working folder under the current directory (``runs/``) unless ``--out`` says otherwise; only
-``opensoc regenerate`` writes the results committed with the repository.
+``opensoc regenerate`` writes the results committed with the repository. A rerun of ``opensoc eval`` into a folder
+that holds a run replaces it and says so on stderr. Every refusal (a policy that does not play the split, a server
+that does not answer or wants its token, an extra that is not installed) is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -74,16 +76,63 @@ def _failed_requests(records: dict, out: Path, allowed: bool) -> int:
     return 1 if any(failed.values()) and not allowed else 0
 
 
+def _check_policies(split: str, names: list[str]) -> None:
+    """Refuse, before any work, a policy that does not play ``split``, naming the ones that do."""
+    from .eval.runner import policy_names, split_names
+
+    fits = policy_names(split)  # an unknown split is refused here, listing the splits
+    known = {name for other in split_names() for name in policy_names(other)}
+    for name in names:
+        if name not in fits:
+            what = f"does not play split {split!r}" if name in known else "does not exist"
+            raise ValueError(f"policy {name!r} {what}; expected one of the policies that play {split!r}: "
+                             f"{', '.join(fits)}")
+
+
+def _replacing(out: Path) -> bool:
+    """Warn that ``out`` already holds a run, which this one replaces (``--out`` keeps both); True when it does."""
+    import json
+    from datetime import datetime
+
+    previous = out / "results.json"
+    if not previous.is_file():
+        return False
+    try:
+        policies = ", ".join(json.loads(previous.read_text())["policies"])
+    except (ValueError, KeyError, TypeError):
+        policies = "unreadable results.json"
+    when = datetime.fromtimestamp(previous.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    print(f"opensoc: warning: {out} holds a previous run ({policies}; {when}), which this run replaces; "
+          "--out DIR writes it elsewhere", file=sys.stderr)
+    return True
+
+
+def _left_over(out: Path, written: list[Path]) -> None:
+    """Name the files of the previous run in ``out`` that this run did not rewrite (they are left as they were)."""
+    kept = sorted(p.name for p in out.iterdir() if p.is_file() and p not in written)
+    if kept:
+        print(f"opensoc: warning: left from the previous run in {out}, not rewritten by this one: {', '.join(kept)}",
+              file=sys.stderr)
+
+
 def _eval(args: argparse.Namespace) -> int:
     from .eval.report import markdown_table, write_run
     from .eval.runner import load_items, make_policy_for, run_policy, summarize
 
     out = args.out or RUNS / "eval" / args.split.replace(":", "_")
-    items = load_items(args.split, args.tasks, args.limit)
+    _check_policies(args.split, args.policy)
     if "llm" in args.policy and not (args.base_url and args.model):
         raise ValueError("--policy llm needs --base-url and --model")
     if "hf" in args.policy and not args.hf_model:
         raise ValueError("--policy hf needs --hf-model (and optionally --hf-adapter)")
+    if "hf" in args.policy:
+        _require_train_extra("opensoc eval --policy hf", ("torch", "transformers", *(("peft",) if args.hf_adapter else ())))
+    if args.url:
+        from .client import OpenSOCClient
+
+        OpenSOCClient.connect(args.url).close()  # a server that is not there, or wants a token, fails here
+    items = load_items(args.split, args.tasks, args.limit)
+    rerun = _replacing(out)
     model_args = dict(base_url=args.base_url, model=args.model, api_key_env=args.api_key_env, concurrency=args.concurrency,
                       timeout_s=args.timeout, retries=args.retries, cache_dir=args.cache_dir, hf_model=args.hf_model,
                       hf_adapter=args.hf_adapter, hf_device=args.hf_device, hf_batch_size=args.hf_batch_size,
@@ -99,6 +148,8 @@ def _eval(args: argparse.Namespace) -> int:
             print(f"{policy.name}: {g['new_tokens']} new tokens in {g['seconds']} s ({g['tokens_per_s']} tokens/s) on "
                   f"{g['device']} in {g['dtype']}, batch {g['batch_size']}", file=sys.stderr)
     written = write_run(out, args.split, results, records)
+    if rerun:
+        _left_over(out, written)
     print(markdown_table(results))
     print(f"wrote {len(written)} files to {out}")
     return _failed_requests(records, out, args.allow_failures)
@@ -182,7 +233,26 @@ def _train_cpu(args: argparse.Namespace) -> int:
     return 0
 
 
+# What the train extra brings (pyproject's [train]), by import name; torch comes from its own index.
+TRAIN_MODULES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
+TRAIN_INSTALL = ("pip install torch --index-url https://download.pytorch.org/whl/cpu (or the build for your GPU), "
+                 "then pip install -e '.[train]'")
+
+
+class MissingExtra(Exception):
+    """A command needs an extra that is not installed; the message names it and how to install it."""
+
+
+def _require_train_extra(command: str, modules: tuple[str, ...] = TRAIN_MODULES) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtra(f"{command} needs the train extra (missing: {', '.join(missing)}): {TRAIN_INSTALL}")
+
+
 def _train_scratch(args: argparse.Namespace) -> int:
+    _require_train_extra("opensoc train scratch")
     from .train.scratch import ScratchConfig, run_scratch
 
     if args.threads:
@@ -228,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--tasks", nargs="*", help="only these tasks")
     ev.add_argument("--limit", type=int, help="at most this many examples per task")
     ev.add_argument("--out", type=Path, help="output folder (default: runs/eval/<split> under the current directory)")
-    ev.add_argument("--url", help="evaluate against a running server (default: in-process)")
+    ev.add_argument("--url", help="evaluate against a running server (default: in-process); $OPENSOC_API_TOKEN is "
+                    "sent when set")
     ev.add_argument("--base-url", help="llm: OpenAI-compatible base URL, e.g. http://localhost:8001/v1")
     ev.add_argument("--model", help="llm: model name")
     ev.add_argument("--api-key-env", default="OPENAI_API_KEY", help="llm: environment variable holding the key")
@@ -292,11 +363,20 @@ def main(argv: list[str] | None = None) -> int:
     e1.add_argument("--allow-unmatched", action="store_true", help="top short classes up with unmatched rows")
     e1.set_defaults(func=_build_e1)
     args = parser.parse_args(argv)
+    from .models import OpenSOCError
+
     try:
         return args.func(args)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, OpenSOCError, MissingExtra) as exc:
         print(f"opensoc: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # an optional dependency met after the checks above
+        root = (exc.name or "").split(".")[0]
+        if root in TRAIN_MODULES:
+            print(f"opensoc: error: {args.command} needs the train extra (missing: {root}): {TRAIN_INSTALL}",
+                  file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

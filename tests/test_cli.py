@@ -93,3 +93,85 @@ def test_regenerate_reproduces_the_committed_results_byte_for_byte(tmp_path):
 def test_unknown_names_are_errors_that_list_what_exists(tmp_path, args):
     ran = opensoc_cli(*args, cwd=tmp_path)
     assert ran.returncode == 2 and "expected" in ran.stderr
+
+
+# ------------------------------------------------------------------ every policy against every split
+
+
+def _all_policy_names() -> list[str]:
+    from opensoc.eval.runner import policy_names, split_names
+
+    return sorted({name for split in split_names() for name in policy_names(split)} | {*BUILTIN, *INVESTIGATION_POLICIES})
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1 and err.startswith("opensoc: error: "), err
+    return err
+
+
+def test_every_policy_on_every_split_plays_it_or_is_refused_in_one_line(tmp_path, capsys):
+    """``split_names()`` x every policy name: a policy that plays the split's family scores an episode of it without
+    a format violation; any other is refused before any work, in one line naming the policies that fit."""
+    from opensoc.cli import main
+    from opensoc.eval.runner import load_items, make_policy_for, policy_names, run_policy, split_names, summarize
+
+    played = refused = 0
+    for split in split_names():
+        fits = policy_names(split)
+        items = None
+        for name in _all_policy_names():
+            if name in fits and name in ("llm", "hf"):  # they need an endpoint or a model: named in one line
+                assert main(["eval", "--policy", name, "--split", split, "--out", str(tmp_path / "x")]) == 2
+                assert ("--base-url" if name == "llm" else "--hf-model") in _one_line_error(capsys)
+            elif name in fits:
+                items = items or load_items(split, limit=1)
+                summary = summarize(run_policy(make_policy_for(split, name), items[:1], show_progress=False))
+                assert summary["overall"]["n"] == 1 and summary["overall"]["format_violation_rate"] == 0, (split, name)
+                played += 1
+            else:
+                assert main(["eval", "--policy", name, "--split", split, "--out", str(tmp_path / "x")]) == 2
+                err = _one_line_error(capsys)
+                assert f"'{name}'" in err and f"'{split}'" in err and all(f in err for f in fits), err
+                with pytest.raises(ValueError, match="does not play"):
+                    make_policy_for(split, name)
+                refused += 1
+    assert not (tmp_path / "x").exists()  # nothing was written for a refused command
+    assert played >= len(split_names()) * 3 and refused >= len(split_names()) * 3
+    capsys.readouterr()
+
+
+def test_the_runner_refuses_a_policy_object_of_another_family():
+    from opensoc.eval.runner import load_items, run_policy
+
+    for split, name in (("holdout", "always_abstain"), ("e1_iot23:test", "heuristic"), ("investigation", "heuristic")):
+        with pytest.raises(ValueError, match="does not play"):
+            run_policy(BUILTIN[name], load_items(split, limit=1), show_progress=False)
+
+
+@pytest.mark.parametrize("args", [["train", "scratch", "--size", "tiny"],
+                                  ["eval", "--policy", "hf", "--hf-model", "some/model", "--limit", "1"]])
+def test_training_commands_without_the_train_extra_name_it(args, tmp_path, capsys, monkeypatch):
+    from opensoc.cli import main
+
+    for module in ("torch", "transformers"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if not installed: find_spec and import both fail
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    err = _one_line_error(capsys)
+    assert "missing: torch, transformers" in err and "pip install -e '.[train]'" in err and "download.pytorch.org" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_rerun_into_the_same_folder_says_what_it_replaces(tmp_path, capsys):
+    from opensoc.cli import main
+
+    out = str(tmp_path / "run")
+    assert main(["eval", "--policy", "heuristic", "always_dismiss", "--tasks", "stage1_basic", "--limit", "1",
+                 "--out", out]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(["eval", "--policy", "heuristic", "--tasks", "stage1_basic", "--limit", "1", "--out", out]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("opensoc: warning:")]
+    assert len(warnings) == 2, warnings
+    assert "holds a previous run (heuristic, always_dismiss;" in warnings[0] and "--out" in warnings[0]
+    assert warnings[1].endswith("not rewritten by this one: confusion_always_dismiss.png")
+    assert list(json.loads((tmp_path / "run" / "results.json").read_text())["policies"]) == ["heuristic"]
