@@ -19,6 +19,21 @@ from .families.investigation.tasks import INVESTIGATION_TASKS
 STAGES = list(TASKS)
 INVESTIGATIONS = list(INVESTIGATION_TASKS)
 
+# One font family at every weight. Gradio's default theme declares Source Sans Pro and IBM Plex Mono at weights 400
+# and 600, but the SemiBold files it ships (Gradio 6.31) hold a handful of glyphs ("A", "B"), so every bold heading,
+# label and button fell back to another font letter by letter ("LSᴀSS", "ʙaseline"). These faces give both
+# families their full Regular and Bold files under names of their own, and point the theme's font variables at them:
+# a request for 600 then renders with Bold, never with the broken file. The theme is fixed where the app is mounted
+# (server.py), so the override travels with the page, in an element that takes no room; ``html:root`` outranks the
+# theme's ``:root``.
+FONT_STYLE = "<style>" + "".join(
+    f"@font-face{{font-family:'{family}';src:url('static/fonts/{folder}/{folder}-{face}.woff2') format('woff2');"
+    f"font-weight:{weight};font-style:normal}}"
+    for family, folder in (("OpenSOC Sans", "SourceSansPro"), ("OpenSOC Mono", "IBMPlexMono"))
+    for face, weight in (("Regular", 400), ("Bold", 700))
+) + ("html:root,html:root .dark{--font:'OpenSOC Sans',ui-sans-serif,system-ui,sans-serif;"
+     "--font-mono:'OpenSOC Mono',ui-monospace,Consolas,monospace}#font-faces{display:none}</style>")
+
 
 def _show(case: dd.DemoCase) -> tuple[str, str, str, str, str]:
     return (dd.alert_markdown(case), dd.log_window_html(case), dd.decision_markdown(case.before, case.truth_action),
@@ -50,6 +65,7 @@ def check_incident(text: str) -> tuple[str, str]:
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="OpenSOC demo") as demo:
+        gr.HTML(FONT_STYLE, elem_id="font-faces")
         gr.Markdown("# OpenSOC: before vs after\nA SIEM alert with its log window, triaged by the baseline (`heuristic`, "
                     "a SOC playbook) and by the trained defender (`cpu_defender`, trained on a CPU from the "
                     "environment's reward), scored by the deterministic verifier.")

@@ -1,4 +1,8 @@
-"""The demo in a real browser: headless Chromium (Debian's package, installed by .ci/run) driven by Playwright."""
+"""The demo in a real browser: headless Chromium (Debian's package, installed by .ci/run) driven by Playwright.
+
+The README's picture, ``docs/demo.png``, is the full-page screenshot these tests save at 1440 pixels:
+``cp test-artifacts/demo_incident_1440.png docs/demo.png`` after a run.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from conftest import REPO
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)"),
+              pytest.mark.slow]  # a server and a browser
 
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
         "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
@@ -90,3 +95,47 @@ def test_demo_reads_from_800_pixels_up(live_server):
                 page.close()
         finally:
             browser.close()
+
+
+# Text the incident page shows in its sans-serif font, bold and regular: headings, labels, buttons, the decisions, the
+# log window's header and plain cells.
+SANS_TEXT = ["#alert-header h2", "#alert-header h3", "#alert-header p", "#baseline-decision h3", "#baseline-decision p",
+             "#baseline-decision strong", "#ground-truth h3", "#ground-truth p", "#log-window th",
+             "#log-window td:not(.fields)", "button#next-incident", "button[role=tab]", "label span"]
+
+
+def _rendered_fonts(page, selectors: list[str]) -> list[dict]:
+    """Per element: its selector, computed weight and the fonts Chromium actually drew its text with (DevTools'
+    'Rendered Fonts'), which tells a face that lacks a glyph from the one named in the CSS."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]["nodeId"]
+    seen = []
+    for selector in selectors:
+        for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})["nodeIds"][:3]:
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            style = {c["name"]: c["value"] for c in cdp.send("CSS.getComputedStyleForNode", {"nodeId": node})["computedStyle"]}
+            if fonts:
+                seen.append({"selector": selector, "weight": int(style["font-weight"]),
+                             "families": sorted({f["familyName"] for f in fonts}),
+                             "faces": sorted({f["postScriptName"] for f in fonts})})
+    return seen
+
+
+def test_demo_text_is_one_font_family_at_every_weight(live_server):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(f"{live_server}/demo/", wait_until="domcontentloaded")
+            page.locator("#log-window").wait_for(timeout=60_000)
+            page.evaluate("document.fonts.ready.then(() => true)")
+            seen = _rendered_fonts(page, SANS_TEXT)
+        finally:
+            browser.close()
+    assert {s["weight"] for s in seen} >= {400, 600, 700}, seen  # regular, semibold and bold text were all looked at
+    families = {family for s in seen for family in s["families"]}
+    assert len(families) == 1, seen  # no letter drawn by a fallback font
+    bold = {face for s in seen if s["weight"] >= 600 for face in s["faces"]}
+    assert bold and all("Bold" in face for face in bold), seen  # bold text drawn with a bold face, not synthesised
