@@ -4,7 +4,8 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PORT=8000
+    PORT=8000 \
+    HOST=0.0.0.0
 
 # Spaces run the container as uid 1000; a named user with that id keeps files owned consistently.
 RUN useradd --create-home --uid 1000 opensoc

@@ -2,7 +2,7 @@
 
 This module only assembles. Each concern is a router of its own (``service.http``: OpenEnv's routes;
 ``service.tasks``: ``/tasks`` and the Task API; ``service.mcp``: JSON-RPC; ``service.websocket``: ``/ws``), behind
-one middleware (``service.middleware``: token, origins, body limit) and one error handler: every refusal is an
+one middleware (``service.middleware``: token, origins, uploads, body limit) and one error handler: every refusal is an
 ``OpenSOCError`` whose code picks its status (``service.errors``), with a JSON body naming the field and what was
 expected there. ``server.py`` mounts the demo beside it.
 """
@@ -43,7 +43,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     service, worker = OpenSOCService(settings), CoreWorker()
     app.state.settings, app.state.service, app.state.store, app.state.worker = settings, service, service.store, worker
     app.add_middleware(ServiceGate, token=settings.api_token, allowed_origins=settings.allowed_origins,
-                       max_body_bytes=settings.max_body_bytes)
+                       max_body_bytes=settings.max_body_bytes, public_url=settings.public_url)
 
     @app.exception_handler(OpenSOCError)
     async def _refused(_: Request, exc: OpenSOCError) -> Response:

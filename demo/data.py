@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import json
+import logging
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -185,11 +187,29 @@ def example_craft(task: str, seed: int) -> str:
 
 
 def check_craft(text: str) -> AttackerCheck:
-    """Plausibility, ground truth and both defenders' answers for a pasted craft_incident JSON."""
+    """Plausibility, ground truth and both defenders' answers for a pasted craft_incident JSON.
+
+    The text is read by the service's own parser (bounded and linear in its length, whatever is pasted), and the
+    answer is always a message written here: never an exception's text, which would show the visitor the server's
+    internals (the failure itself is logged)."""
+    from ..service.wire import WireError, parse_json
+
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return AttackerCheck(False, f"**Invalid JSON** at line {exc.lineno}, column {exc.colno}: {exc.msg}.")
+        data = parse_json(text)
+    except WireError as exc:
+        where = re.fullmatch(r"invalid JSON: (.*) at line (\d+) column (\d+)", exc.message)
+        if where:
+            return AttackerCheck(False, f"**Invalid JSON** at line {where[2]}, column {where[3]}: {where[1]}.")
+        return AttackerCheck(False, f"**Invalid JSON**: {exc.message}. Expected {exc.expected}.")
+    try:
+        return _check_parsed(data)
+    except Exception:  # noqa: BLE001 - a visitor sees a sentence, the log gets the traceback
+        logging.getLogger("opensoc.demo").exception("checking a pasted incident failed")
+        return AttackerCheck(False, "**This incident could not be checked.** Start from a generated incident "
+                             "(*Load generated incident*) and edit it step by step.")
+
+
+def _check_parsed(data: object) -> AttackerCheck:
     if isinstance(data, dict) and "craft_incident" in data:
         data = data["craft_incident"]
     try:

@@ -69,7 +69,8 @@ class McpTool:
 
     ``properties`` are the JSON Schema properties of the arguments beside ``task`` and ``seed`` (``required`` names
     the ones that must be given); ``call(task, seed, arguments)`` returns the tool's text and whether it is an error.
-    ``costly`` tools run on the service's worker.
+    ``costly`` tools run on the service's worker. ``budget(task)``, when given, is how many calls one client may make
+    on one (task, seed): the same ration an episode of the task gets.
     """
 
     name: str
@@ -78,6 +79,7 @@ class McpTool:
     call: Callable[[str, int, dict[str, Any]], tuple[str, bool]]
     required: tuple[str, ...] = ()
     costly: bool = False
+    budget: Callable[[str], int] | None = None
 
 
 @dataclass(frozen=True)

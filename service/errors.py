@@ -22,14 +22,18 @@ STATUS: dict[str, int] = {
     "UNSUPPORTED_JSON": 400,
     "STATELESS_MODE": 400,
     "INDEX_OUT_OF_RANGE": 400,
+    "MALFORMED_REQUEST": 400,
     "UNAUTHORIZED": 401,
     "FORBIDDEN_ORIGIN": 403,
+    "UPLOADS_OFF": 403,
     "NOT_FOUND": 404,
     "UNKNOWN_EPISODE": 404,
     "EPISODE_EXPIRED": 404,
     "EPISODE_EVICTED": 404,
     "RUN_EVICTED": 404,
+    "UNKNOWN_RUN": 404,
     "METHOD_NOT_ALLOWED": 405,
+    "REQUEST_TIMEOUT": 408,
     "WRONG_TURN": 409,
     "EPISODE_OVER": 409,
     "EPISODE_EXISTS": 409,
@@ -43,6 +47,8 @@ STATUS: dict[str, int] = {
     "INVALID_REQUEST": 422,
     "TOO_MANY_EPISODES": 429,
     "TOO_MANY_RUNS": 429,
+    "TOO_MANY_CONNECTIONS": 429,
+    "SERVER_BUSY": 503,
 }
 
 # Errors whose cause is the episode rather than one field name the episode, and say what would work.
@@ -126,11 +132,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description} for status, description in (
         (400, "Malformed or unsupported JSON, a stateless step of a stateful episode, an index outside its split"),
         (401, "The server needs its API token"),
-        (404, "No such route, episode or run (or it expired or was evicted)"),
+        (403, "A web page's origin that may not open /ws"),
+        (404, "No such route, episode or run (or it expired or was evicted, or the server restarted)"),
+        (408, "The request head or body did not arrive in time"),
         (409, "The episode cannot take this request now (wrong turn, over, not gradable, an id taken)"),
         (413, "The body is over the limit"),
         (415, "A body that is not JSON"),
         (422, "A parameter or action that is not valid here"),
-        (429, "Too many held episodes or runs right now; Retry-After says when"),
+        (429, "This client holds its share of episodes, runs or connections, or the store is full; Retry-After says "
+              "when to retry"),
+        (503, "The server holds as many connections as it may; Retry-After says when to retry"),
     )
 }

@@ -1,7 +1,8 @@
 """OpenEnv's HTTP routes: ``/reset``, ``/step``, ``/state``, ``/grade``, ``/schema``, ``/health``, ``/metadata``, ``/``.
 
-Each route parses its query and body strictly (``requests``), runs the core on the service's worker (``core``) and
-answers OpenEnv's envelope; its success and error answers are declared for OpenAPI.
+Each route parses its query and body strictly (``requests``), runs the core on the service's worker (``core``), on
+the cheap or the costly thread as the request's family says, in its client's turn, and answers OpenEnv's envelope;
+its success and error answers are declared for OpenAPI.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pydantic import BaseModel, Field, create_model
 
 from ..families.registry import action_model, grade_type, observation_adapter, observation_type
 from ..models import OpenSOCState
-from .core import CoreWorker, OpenSOCService
+from .clients import client_of, stream_of
+from .core import INLINE_BYTES, CoreWorker, OpenSOCService
 from .errors import ERROR_RESPONSES
 from .metadata import DEMO_PATH, EnvironmentInfo, ServiceIndex, environment_info, service_index, wants_html
 from .openapi import body_doc, query_doc
@@ -71,26 +73,34 @@ def router(service: OpenSOCService, worker: CoreWorker) -> APIRouter:
     @routes.post("/reset", summary="Start an episode", response_model=envelope,
                  openapi_extra={**body_doc("ResetParams"), **query_doc(reset_query(), reset_model)})
     async def reset(request: Request) -> Response:
-        query = query_params(request, reset_query())
-        return json_response(await worker.run(service.reset, query, await json_bytes_of(request)))
+        query, raw = query_params(request, reset_query()), await json_bytes_of(request)
+        client = client_of(request)
+        return json_response(await worker.run(service.reset, query, raw, client, client=client,
+                                              stream=stream_of(request),
+                                              costly=service.reset_is_costly(query, raw)))
 
     @routes.post("/step", summary="Take an action", response_model=envelope,
                  openapi_extra={**body_doc(["StepRequest", "OpenSOCAction"], True), **query_doc(STEP_QUERY, StepRequest)})
     async def step(request: Request) -> Response:
-        query = query_params(request, STEP_QUERY)
-        return json_response(await worker.run(service.step, query, await json_bytes_of(request)))
+        query, raw = query_params(request, STEP_QUERY), await json_bytes_of(request)
+        client = client_of(request)
+        return json_response(await worker.run(service.step, query, raw, client, client=client,
+                                              stream=stream_of(request),
+                                              costly=service.step_is_costly(query, raw)))
 
     @routes.get("/state", summary="The episode state", response_model=OpenSOCState,
                 openapi_extra=query_doc(("episode_id",), GradeRequest))
     async def state(request: Request) -> Response:
         query = query_params(request, ("episode_id",))
-        return json_response(await worker.run(service.state, query))
+        return json_response(await worker.run(service.state, query, client=client_of(request),
+                                              stream=stream_of(request), costly=False))
 
     @routes.post("/grade", summary="Scores of a finished episode", response_model=grade_type(),
                  openapi_extra={**body_doc("GradeRequest"), **query_doc(("episode_id",), GradeRequest)})
     async def grade(request: Request) -> Response:
-        query = query_params(request, ("episode_id",))
-        return json_response(await worker.run(service.grade, query, await json_bytes_of(request)))
+        query, raw = query_params(request, ("episode_id",)), await json_bytes_of(request)
+        return json_response(await worker.run(service.grade, query, raw, client=client_of(request),
+                                              stream=stream_of(request), costly=len(raw) > INLINE_BYTES))
 
     return routes
 

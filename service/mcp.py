@@ -3,13 +3,23 @@
 Tools are stateless, like HTTP ``/step`` without an episode id: each names a task and a seed, and the family that
 serves the task answers (``Family.mcp_tools``). Tools of the same name offered by several families are one tool
 whose ``task`` may be any of theirs. Stateless calls cannot remember what a client has seen, so an investigation
-triaged over MCP earns no citation bonus and no budget applies; episodes over HTTP or ``/ws`` have both. Every
-request that reaches the JSON-RPC layer gets a JSON-RPC response with HTTP 200; the transport's own refusals
-(token, body size, content type) are HTTP errors.
+triaged over MCP earns no citation bonus. A tool that reads what episodes ration (``investigate`` reads a case's log
+store, which an episode may query ``call_budget`` times) keeps the same ration per client and case: ``McpBudgets``
+counts each client's calls on each (tool, task, seed), the oldest counts forgotten past ``MAX_BUDGET_ENTRIES``. A
+client is its peer address (``clients``), so the ration is per address: it bounds what one client reads for free, and
+an episode remains the way to be scored on a case.
+
+JSON-RPC 2.0 as written: a batch (an array of at most ``MAX_BATCH`` requests) is answered with an array of the
+responses, each request run in its client's turn on the worker; a notification (a request without an ``id``) is run
+and answered with nothing: HTTP 202 with no body, and no frame on ``/ws`` (a batch of notifications alone too).
+Every other request that reaches the JSON-RPC layer gets a JSON-RPC response with HTTP 200; the transport's own
+refusals (token, body size, content type) are HTTP errors.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +31,8 @@ from .. import __version__
 from ..families.base import DEFAULT_SEED, DEFAULT_TASK, McpTool
 from ..families.registry import families
 from ..models import OpenSOCError
-from .core import CoreWorker
+from .clients import client_of, stream_of
+from .core import INLINE_BYTES, CoreWorker
 from .errors import ERROR_RESPONSES
 from .http import json_response
 from .openapi import body_doc
@@ -29,6 +40,32 @@ from .requests import json_bytes_of, query_params
 from .wire import MAX_SEED, WireError, parse_json
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
+MAX_BATCH = 32  # requests in one JSON-RPC batch
+MAX_BUDGET_ENTRIES = 65536  # (client, tool, task, seed) call counts remembered
+
+
+class McpBudgets:
+    """Calls per (client, tool, task, seed) of the tools that have a budget, the oldest entries forgotten first."""
+
+    def __init__(self, size: int = MAX_BUDGET_ENTRIES):
+        self.size = size
+        self._used: OrderedDict[tuple, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def spend(self, key: tuple, budget: int) -> bool:
+        """Count one call of ``key``; False (and nothing counted) when its ``budget`` is spent."""
+        with self._lock:
+            used = self._used.get(key, 0)
+            if used >= budget:
+                return False
+            self._used[key] = used + 1
+            self._used.move_to_end(key)
+            if len(self._used) > self.size:
+                self._used.popitem(last=False)
+            return True
+
+
+BUDGETS = McpBudgets()
 
 
 @dataclass(frozen=True)
@@ -89,12 +126,18 @@ def _response(request_id: Any, *, result: Any = None, error: tuple[int, str] | N
     return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
-def _call(tool: _Tool, args: dict) -> dict:
+def _call(tool: _Tool, args: dict, client: str) -> dict:
     incident = _Incident.model_validate(args)
     served = tool.tasks.get(incident.task)
     if served is None:
         raise OpenSOCError(f"{tool.spec.name} needs one of the tasks: {', '.join(tool.tasks)}",
                            code="INVALID_PARAMETER", field="task", expected=list(tool.tasks))
+    if served.budget is not None:
+        budget = served.budget(incident.task)
+        if not BUDGETS.spend((client, served.name, incident.task, incident.seed), budget):
+            raise OpenSOCError(f"the {budget} {served.name} calls this client may make on {incident.task} seed "
+                               f"{incident.seed} are spent (an episode of the task gets as many)",
+                               code="BUDGET_EXHAUSTED", field="seed", expected="another case, or an episode")
     text, failed = served.call(incident.task, incident.seed, {k: v for k, v in args.items() if k not in ("task", "seed")})
     return {"content": [{"type": "text", "text": text}], "isError": failed}
 
@@ -104,13 +147,46 @@ def _valid_id(request_id: Any) -> bool:
                                   and (not isinstance(request_id, str) or len(request_id) <= 255))
 
 
-def handle_jsonrpc(raw: bytes | str) -> dict:
-    """One JSON-RPC response for the request text ``raw``."""
+def parse_jsonrpc(raw: bytes | str) -> Any:
+    """The parsed request or batch of ``raw``, or the parse error's response (a dict with ``error``)."""
     try:
-        req = parse_json(raw) if raw.strip() else None
+        return parse_json(raw) if raw.strip() else None
     except WireError as exc:
-        return _response(None, error=(PARSE_ERROR, f"Parse error: {exc.message}"))
-    return answer_jsonrpc(req)
+        return ParseError(_response(None, error=(PARSE_ERROR, f"Parse error: {exc.message}")))
+
+
+class ParseError(dict):
+    """The response to a body that is not JSON (a dict, so that it is sent as it is)."""
+
+
+def is_notification(req: Any) -> bool:
+    """A valid request without an ``id`` member: JSON-RPC 2.0 answers it with nothing."""
+    return isinstance(req, dict) and "id" not in req and req.get("jsonrpc") == "2.0" and isinstance(req.get("method"), str)
+
+
+def batch_refusal(req: Any) -> dict | None:
+    """The one response that answers a batch as a whole (empty, or longer than ``MAX_BATCH``), or None."""
+    if isinstance(req, list) and not 0 < len(req) <= MAX_BATCH:
+        return _response(None, error=(INVALID_REQUEST, f"Invalid request: a batch holds 1 to {MAX_BATCH} requests, "
+                                                       f"this one {len(req)}"))
+    return None
+
+
+def handle_jsonrpc(raw: bytes | str, client: str = "") -> dict | list | None:
+    """The JSON-RPC answer to the request text ``raw``: a response, an array of them (a batch), or None (only
+    notifications)."""
+    req = parse_jsonrpc(raw)
+    if isinstance(req, ParseError):
+        return dict(req)
+    refusal = batch_refusal(req)
+    if refusal is not None:
+        return refusal
+    if isinstance(req, list):
+        answers = [answer_jsonrpc(r, client) for r in req]
+        kept = [a for r, a in zip(req, answers) if not is_notification(r)]
+        return kept or None
+    answer = answer_jsonrpc(req, client)
+    return None if is_notification(req) else answer
 
 
 def costly(req: Any) -> bool:
@@ -121,8 +197,8 @@ def costly(req: Any) -> bool:
     return tool is not None and any(t.costly for t in tool.tasks.values())
 
 
-def answer_jsonrpc(req: Any) -> dict:
-    """One JSON-RPC response for an already parsed request."""
+def answer_jsonrpc(req: Any, client: str = "") -> dict:
+    """One JSON-RPC response for an already parsed request (the caller drops it for a notification)."""
     request_id = req.get("id") if isinstance(req, dict) else None
     if not _valid_id(request_id):
         return _response(None, error=(INVALID_REQUEST, "Invalid request: id must be a string, a number or null"))
@@ -148,7 +224,7 @@ def answer_jsonrpc(req: Any) -> dict:
         return _response(request_id, error=(INVALID_PARAMS, f"unknown tool {shown!r} or arguments that are not an "
                                                             f"object; expected one of {', '.join(tools)}"))
     try:
-        return _response(request_id, result=_call(tools[name], args))
+        return _response(request_id, result=_call(tools[name], args, client))
     except ValidationError as exc:
         err = exc.errors()[0]
         return _response(request_id, error=(INVALID_PARAMS, f"{'.'.join(map(str, err['loc']))}: {err['msg']}"))
@@ -157,13 +233,30 @@ def answer_jsonrpc(req: Any) -> dict:
 
 
 def router(worker: CoreWorker) -> APIRouter:
-    """``POST /mcp``: one JSON-RPC request per body, answered with HTTP 200."""
+    """``POST /mcp``: a JSON-RPC request or batch per body, answered with HTTP 200 (202 and no body when only
+    notifications were sent)."""
     routes = APIRouter(responses=ERROR_RESPONSES)
 
-    @routes.post("/mcp", summary="JSON-RPC 2.0 (MCP tools); HTTP 200 for every JSON-RPC answer",
-                 openapi_extra=body_doc("JsonRpcRequest"))
+    @routes.post("/mcp", summary="JSON-RPC 2.0 (MCP tools): a request or a batch; HTTP 200 for every JSON-RPC answer, "
+                 "202 with no body for notifications", openapi_extra=body_doc("JsonRpcRequest"),
+                 responses={202: {"description": "Notifications only: JSON-RPC answers them with nothing"}})
     async def mcp(request: Request) -> Response:
         query_params(request, ())
-        return json_response(await worker.run(handle_jsonrpc, await json_bytes_of(request)))
+        raw, client, stream = await json_bytes_of(request), client_of(request), stream_of(request)
+        req = parse_jsonrpc(raw) if len(raw) <= INLINE_BYTES else await worker.run(
+            parse_jsonrpc, raw, client=client, stream=stream)
+        if isinstance(req, ParseError):
+            return json_response(dict(req))
+        refusal = batch_refusal(req)
+        if refusal is not None:
+            return json_response(refusal)
+        answers = []
+        for one in req if isinstance(req, list) else [req]:  # each request of a batch waits its own turn
+            answer = await worker.run(answer_jsonrpc, one, client, client=client, stream=stream, costly=costly(one))
+            if not is_notification(one):
+                answers.append(answer)
+        if not answers:
+            return Response(status_code=202)
+        return json_response(answers if isinstance(req, list) else answers[0])
 
     return routes

@@ -5,9 +5,14 @@
 - a bearer token (``OPENSOC_API_TOKEN``): when set, every route but ``/health`` and the demo
   (which asks for the token on its own login page) needs ``Authorization: Bearer <token>``,
   or gets 401 (a WebSocket handshake too);
-- browser origins on WebSockets (``OPENSOC_ALLOWED_ORIGINS``): a handshake carrying an
-  ``Origin`` must come from the server's own host or a listed origin, or gets 403; programs
-  that send no ``Origin`` are not browsers and pass (the token is what keeps them out);
+- browser origins on WebSockets (``OPENSOC_ALLOWED_ORIGINS``): a handshake carrying an ``Origin``
+  must come from a listed origin, the server's public URL (``OPENSOC_PUBLIC_URL``; on a Hugging
+  Face Space, ``https://$SPACE_HOST``), or a loopback origin while the ``Host`` is loopback too
+  (a developer's own browser), or gets 403; programs that send no ``Origin`` are not browsers and
+  pass (the token is what keeps them out). An ``Origin`` equal to the ``Host`` proves nothing: a
+  page whose DNS name is rebound to this server's address sends exactly that;
+- uploads to the demo: it takes none, so Gradio's upload and recording routes are refused (403
+  ``UPLOADS_OFF``), and no client can store a file there for others to fetch;
 - the body limit (``OPENSOC_MAX_BODY_BYTES``): a ``Content-Length`` over it is refused with
   413 before a byte of the body is read, and a body sent without one is read up to the limit
   and refused there, so no request buffers more than the limit.
@@ -18,6 +23,7 @@ Refusals are OpenSOC's JSON error bodies, so clients see one error shape everywh
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +33,24 @@ from .wire import error_body, json_bytes
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
+
+
+UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/process_recording", "/upload")  # under the demo's prefix
+
+
+def loopback_host(host: str) -> bool:
+    """Whether a Host or origin host (with or without its port) names this machine's loopback interface."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -40,9 +64,10 @@ class ServiceGate:
     """The checks above; ``open_paths`` skip the token, ``demo_prefix`` has its own login."""
 
     def __init__(self, app: Callable, *, token: str | None, allowed_origins: Iterable[str], max_body_bytes: int,
-                 open_paths: Iterable[str] = ("/health",), demo_prefix: str = "/demo"):
+                 open_paths: Iterable[str] = ("/health",), demo_prefix: str = "/demo", public_url: str | None = None):
         self.app, self.token, self.max_body_bytes = app, token, max_body_bytes
         self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
+        self.public_url = public_url.rstrip("/").lower() if public_url else None
         self.open_paths, self.demo_prefix = frozenset(open_paths), demo_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,6 +91,14 @@ class ServiceGate:
                 return
             await self.app(scope, receive, send)
             return
+        if demo and scope.get("method") == "POST" and path[len(self.demo_prefix):] in UPLOAD_ROUTES:
+            declared = (_header(scope, b"content-length") or "").strip()
+            if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_bytes:
+                await self._too_large(send, f"Content-Length is {int(declared):,} bytes")
+                return
+            await _send_json(send, 403, error_body("UPLOADS_OFF", "the demo takes no uploads: this server stores no "
+                                                   "file a client sends", "path", "the demo's own inputs"))
+            return
         await self._limited_http(scope, receive, send)
 
     def _authorized(self, scope: Scope) -> bool:
@@ -75,12 +108,16 @@ class ServiceGate:
 
     def _origin_refusal(self, scope: Scope) -> dict | None:
         origin = _header(scope, b"origin")
-        if origin is None or "*" in self.allowed_origins or origin.rstrip("/").lower() in self.allowed_origins:
+        if origin is None:
             return None
-        host = (_header(scope, b"host") or "").lower()
-        if urlsplit(origin).netloc.lower() == host and host:
-            return None  # the page was served by this server
-        allowed = sorted(self.allowed_origins) or ["this server's own origin"]
+        origin = origin.rstrip("/").lower()
+        if "*" in self.allowed_origins or origin in self.allowed_origins or origin == self.public_url:
+            return None
+        host = _header(scope, b"host") or ""
+        if loopback_host(urlsplit(origin).netloc) and loopback_host(host):
+            return None  # a page this machine served to its own browser
+        allowed = sorted(self.allowed_origins | ({self.public_url} if self.public_url else set())) or [
+            "a loopback origin on a loopback Host (set OPENSOC_ALLOWED_ORIGINS or OPENSOC_PUBLIC_URL for others)"]
         return error_body("FORBIDDEN_ORIGIN", f"WebSocket connections from the web page at {origin[:200]!r} are not "
                           "allowed; OPENSOC_ALLOWED_ORIGINS lists the origins that are", "Origin", allowed)
 

@@ -1,4 +1,9 @@
-"""The limits and switches of one server process, each with an ``OPENSOC_*`` environment variable."""
+"""The limits and switches of one server process, each with an ``OPENSOC_*`` environment variable.
+
+``OPENSOC_PUBLIC_URL`` (on a Hugging Face Space, ``https://$SPACE_HOST`` by default) is the origin browsers reach
+the server at; ``OPENSOC_TRUSTED_PROXIES`` lists the reverse proxies (addresses, networks, or ``*``) whose
+``X-Forwarded-For`` names the client. Every share "per client" is per peer address (``clients.client_of``).
+"""
 
 from __future__ import annotations
 
@@ -25,16 +30,24 @@ class ServiceSettings:
     """Limits and switches of one server process; each has an ``OPENSOC_*`` environment variable."""
 
     max_ws_sessions: int = 256  # TRL opens one WebSocket per generation
-    max_http_episodes: int = 4096
+    max_ws_sessions_per_client: int = 128
+    max_http_episodes: int = 4096  # see service.budget: what a full store costs
+    max_http_episodes_per_client: int = 1024
     episode_ttl_s: float = 1800.0
     episode_grace_s: float = 60.0  # an episode used this recently is never evicted to make room
     max_runs: int = 8
+    max_runs_per_client: int = 2
     run_grace_s: float = 600.0  # a run used this recently is never evicted to make room
     max_body_bytes: int = 1 << 20
     ws_idle_s: float = 300.0
-    max_connections: int = 1024  # uvicorn's limit_concurrency: bounds the bodies buffered at once
+    max_connections: int = 1024  # bounds the bodies buffered at once
+    max_connections_per_client: int = 256
+    header_timeout_s: float = 10.0  # the whole request head, from the connection's start or the last response
+    body_timeout_s: float = 30.0  # the whole body, from the end of its head: 1 MiB at 35 KB/s
     api_token: str | None = None
     allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()  # their X-Forwarded-For names the client; exempt from the connection share
+    public_url: str | None = None  # where browsers reach this server (an allowed WebSocket origin)
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
     @classmethod
@@ -47,7 +60,13 @@ class ServiceSettings:
                    "run_grace_s": ("OPENSOC_RUN_GRACE_S", float),
                    "max_body_bytes": ("OPENSOC_MAX_BODY_BYTES", int),
                    "ws_idle_s": ("OPENSOC_WS_IDLE_S", float),
-                   "max_connections": ("OPENSOC_MAX_CONNECTIONS", int)}
+                   "max_connections": ("OPENSOC_MAX_CONNECTIONS", int),
+                   "max_ws_sessions_per_client": ("OPENSOC_MAX_WS_SESSIONS_PER_CLIENT", int),
+                   "max_http_episodes_per_client": ("OPENSOC_MAX_HTTP_EPISODES_PER_CLIENT", int),
+                   "max_runs_per_client": ("OPENSOC_MAX_RUNS_PER_CLIENT", int),
+                   "max_connections_per_client": ("OPENSOC_MAX_CONNECTIONS_PER_CLIENT", int),
+                   "header_timeout_s": ("OPENSOC_HEADER_TIMEOUT_S", float),
+                   "body_timeout_s": ("OPENSOC_BODY_TIMEOUT_S", float)}
         values: dict[str, Any] = {attr: _ascii_number(var, os.environ[var], kind)
                                   for attr, (var, kind) in numbers.items() if var in os.environ}
         token = os.environ.get("OPENSOC_API_TOKEN")
@@ -57,4 +76,12 @@ class ServiceSettings:
             values["api_token"] = token
         origins = os.environ.get("OPENSOC_ALLOWED_ORIGINS", "")
         values["allowed_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+        proxies = os.environ.get("OPENSOC_TRUSTED_PROXIES", "")
+        values["trusted_proxies"] = tuple(p.strip() for p in proxies.split(",") if p.strip())
+        public = os.environ.get("OPENSOC_PUBLIC_URL") or (f"https://{os.environ['SPACE_HOST']}"
+                                                          if os.environ.get("SPACE_HOST") else None)
+        if public is not None:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?", public):
+                raise SystemExit(f"OPENSOC_PUBLIC_URL={public!r} is not an origin such as https://example.org")
+            values["public_url"] = public.rstrip("/").lower()
         return cls(**values)

@@ -1,8 +1,8 @@
 """``GET /tasks`` (every task, by family, with the options each family takes) and OpenEnv's Task API routes.
 
 The Task API (ORS-compatible) lives under this environment's name: ``/list_environments``, ``/opensoc/splits``,
-``/opensoc/tasks|num_tasks|task|task_range``. Listing runs on the worker like every other piece of core work, since
-the first listing of a split builds it.
+``/opensoc/tasks|num_tasks|task|task_range``. Parsing a body and listing run on the worker's costly thread like every
+other piece of core work of unknown cost (the first listing of a split builds it), in the client's turn.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ..families.base import DEFAULT_SEED, DEFAULT_TASK
 from ..families.registry import families, require_family, task_overview
 from ..tasks.catalog import CATALOG, ENV_NAME, SplitRequest, TaskIndexRequest, TaskRangeRequest, UnknownSplitError
+from .clients import client_of, stream_of
 from .core import CoreWorker
 from .errors import ERROR_RESPONSES, request_error
 from .http import json_response
@@ -80,8 +81,18 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
                             expected=f"an integer from 0 to {CATALOG.num_tasks(args[0]) - 1}") from None
 
 
+def _listed(env_name: str, request: Request, model: type[M], raw: bytes, fn: Callable[..., Any],
+            *fields: str) -> Any:
+    """Parse a Task API body (on the worker: bodies may be large) and run the catalog call on its fields."""
+    body = _body(env_name, request, model, raw)
+    return _call(fn, *(getattr(body, f) for f in fields))
+
+
 def router(worker: CoreWorker) -> APIRouter:
     routes = APIRouter(responses=ERROR_RESPONSES)
+
+    async def work(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
+        return await worker.run(fn, *args, client=client_of(request), stream=stream_of(request))
 
     @routes.get("/tasks", summary="Every task by family, the options each family takes, and the defaults",
                 response_model=TaskList)
@@ -97,31 +108,35 @@ def router(worker: CoreWorker) -> APIRouter:
     @routes.get("/{env_name}/splits", summary="Task API: the splits, their types and sizes", tags=["Task API"])
     async def task_splits(env_name: str, request: Request) -> Response:
         _env(env_name, request)
-        return json_response(await worker.run(_call, CATALOG.list_splits))
+        return json_response(await work(request, _call, CATALOG.list_splits))
 
     @routes.post("/{env_name}/tasks", summary="Task API: every task of a split", tags=["Task API"],
                  openapi_extra=body_doc("SplitRequest", True))
     async def split_tasks(env_name: str, request: Request) -> Response:
-        body = _body(env_name, request, SplitRequest, await json_bytes_of(request))
-        return json_response({"tasks": await worker.run(_call, CATALOG.list_tasks, body.split), "env_name": ENV_NAME})
+        raw = await json_bytes_of(request)
+        found = await work(request, _listed, env_name, request, SplitRequest, raw, CATALOG.list_tasks, "split")
+        return json_response({"tasks": found, "env_name": ENV_NAME})
 
     @routes.post("/{env_name}/num_tasks", summary="Task API: how many tasks a split holds", tags=["Task API"],
                  openapi_extra=body_doc("SplitRequest", True))
     async def task_count(env_name: str, request: Request) -> Response:
-        body = _body(env_name, request, SplitRequest, await json_bytes_of(request))
-        return json_response({"num_tasks": await worker.run(_call, CATALOG.num_tasks, body.split)})
+        raw = await json_bytes_of(request)
+        count = await work(request, _listed, env_name, request, SplitRequest, raw, CATALOG.num_tasks, "split")
+        return json_response({"num_tasks": count})
 
     @routes.post("/{env_name}/task", summary="Task API: one task by split and index", tags=["Task API"],
                  openapi_extra=body_doc("TaskIndexRequest", True))
     async def task_at(env_name: str, request: Request) -> Response:
-        body = _body(env_name, request, TaskIndexRequest, await json_bytes_of(request))
-        return json_response({"task": await worker.run(_call, CATALOG.get_task, body.split, body.index)})
+        raw = await json_bytes_of(request)
+        task = await work(request, _listed, env_name, request, TaskIndexRequest, raw, CATALOG.get_task, "split", "index")
+        return json_response({"task": task})
 
     @routes.post("/{env_name}/task_range", summary="Task API: the tasks in [start, stop) of a split", tags=["Task API"],
                  openapi_extra=body_doc("TaskRangeRequest", True))
     async def task_range(env_name: str, request: Request) -> Response:
-        body = _body(env_name, request, TaskRangeRequest, await json_bytes_of(request))
-        found = await worker.run(_call, CATALOG.get_task_range, body.split, body.start, body.stop)
+        raw = await json_bytes_of(request)
+        found = await work(request, _listed, env_name, request, TaskRangeRequest, raw, CATALOG.get_task_range,
+                           "split", "start", "stop")
         return json_response({"tasks": found})
 
     return routes

@@ -16,29 +16,29 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ..env import OpenSOCEnv
-from ..families.base import DEFAULT_TASK, ResetRequest
-from ..families.registry import action_names, family_for
 from ..models import Observation, OpenSOCError
-from .core import CoreWorker, OpenSOCService, envelope
+from .clients import client_of
+from .core import INLINE_BYTES, CoreWorker, OpenSOCService, envelope, needs_run, reset_costly, step_costly
 from .episodes import RunRegistry, new_run
 from .errors import error_payload, expected_for, request_error
-from .mcp import answer_jsonrpc
+from .mcp import answer_jsonrpc, batch_refusal, is_notification
 from .requests import env_kwargs, reset_params, reset_params_model
 from .settings import ServiceSettings
 from .wire import WireError, parse_json
 
 log = logging.getLogger("opensoc.service")
 
-INLINE_FRAME_BYTES = 8192  # a cheap frame this small costs a fixed fraction of a millisecond
+INLINE_FRAME_BYTES = INLINE_BYTES  # a cheap frame this small costs a fixed fraction of a millisecond
 MESSAGE_TYPES = ["reset", "step", "state", "close", "mcp"]
 
 
 class WsSession:
     """One WebSocket connection's environment and OpenEnv message handling."""
 
-    def __init__(self, env: OpenSOCEnv, settings: ServiceSettings, runs: RunRegistry):
-        self.env, self.settings, self.runs = env, settings, runs
+    def __init__(self, env: OpenSOCEnv, settings: ServiceSettings, runs: RunRegistry, client: str = ""):
+        self.env, self.settings, self.runs, self.client = env, settings, runs, client
         self.own_run = env.run
+        self.named_run = False  # whether the episode belongs to a shared run (its work then runs on the costly thread)
 
     @staticmethod
     def error(code: str, message: str, field: str | None = None, expected: Any = None, **extra: Any) -> str:
@@ -47,22 +47,15 @@ class WsSession:
 
     def needs_worker(self, msg: dict) -> bool:
         """Whether a parsed message must run on the worker: the task's family calls its reset or step costly (a
-        crafted incident to adjudicate, a log store to build or query, a run's pool to read), or it is MCP."""
+        crafted incident to adjudicate, a log store to build or query, a run's pool to read), it is MCP, or the
+        episode belongs to a shared run."""
         data = msg.get("data") if isinstance(msg.get("data"), dict) else {}
         if msg["type"] == "reset":
-            task = data.get("task", DEFAULT_TASK)
-            family = family_for(task) if isinstance(task, str) else None
-            options = {k: v for k, v in data.items() if k not in ("task", "seed", "episode_id", "run_id", "index")
-                       and v is not None and v is not False}
-            return family is not None and not family.cheap_reset(ResetRequest(str(task), 0, None, options))
+            return reset_costly(data)
         if msg["type"] == "mcp":
             return True
         if msg["type"] == "step":
-            family, episode = self.env.family, self.env.episode
-            if family is None or episode is None or episode.done:
-                return False
-            action = next((k for k in data if k in action_names()), "")
-            return not family.cheap_step(episode, action)
+            return step_costly(self.env, data, self.named_run)
         return False
 
     def _size_error(self, frame: str | bytes) -> str | None:
@@ -104,12 +97,26 @@ class WsSession:
                                             field="data", expected=list(reset_params_model().model_fields))
                     params = reset_params(data or {})
                     run_id = getattr(params, "run_id")
-                    self.env.run = self.runs.get(run_id) if run_id is not None else self.own_run
+                    run = self.runs.existing(run_id) if run_id is not None else self.own_run
+                    if run is None and needs_run(params):
+                        raise request_error("UNKNOWN_RUN", f"this server process holds no run {run_id!r}: it never "
+                                            "recorded one (or it restarted, and runs live in memory only), so there "
+                                            "is no replay pool to draw from", field="run_id", expected="a run_id "
+                                            "this server process has recorded attacker episodes under")
                 except OpenSOCError as exc:
                     body = error_payload(exc)["error"]
                     return self.error("VALIDATION_ERROR", exc.message, body["field"], body["expected"],
                                       reason=exc.code, errors=[{"loc": [exc.field], "msg": exc.message}]), False
-                return self._observation(self.env.reset(**env_kwargs(params))), False
+                previous, self.env.run = self.env.run, run if run is not None else new_run()
+                try:
+                    obs = self.env.reset(**env_kwargs(params))
+                    if run is None:  # a new run is held only once its first reset succeeded
+                        self.env.run = self.runs.adopt(run_id, self.env.run, self.client)
+                except OpenSOCError:
+                    self.env.run = previous
+                    raise
+                self.named_run = run_id is not None
+                return self._observation(obs), False
             if kind == "step":
                 if not isinstance(data, dict):
                     return self.error("VALIDATION_ERROR", "Invalid message", "data", expected_for("action"), errors=[
@@ -120,7 +127,8 @@ class WsSession:
             if kind == "close":
                 return None, True
             if kind == "mcp":
-                return json.dumps({"type": "mcp", "data": answer_jsonrpc(data)}), False
+                answer = self._jsonrpc(data)
+                return (None if answer is None else json.dumps({"type": "mcp", "data": answer})), False
             return self.error("UNKNOWN_TYPE", f"Unknown message type: {kind[:64]}", "type", MESSAGE_TYPES), False
         except OpenSOCError as exc:
             body = error_payload(exc)["error"]
@@ -129,43 +137,69 @@ class WsSession:
             log.exception("unexpected error handling a %s frame", kind)
             return self.error("EXECUTION_ERROR", f"internal error: {type(exc).__name__}"), False
 
+    def _jsonrpc(self, data: Any) -> dict | list | None:
+        """The JSON-RPC answer to an "mcp" frame's request or batch; None for notifications alone."""
+        refusal = batch_refusal(data)
+        if refusal is not None:
+            return refusal
+        if isinstance(data, list):
+            kept = [answer_jsonrpc(r, self.client) for r in data if not is_notification(r)]
+            for r in data:
+                if is_notification(r):
+                    answer_jsonrpc(r, self.client)
+            return kept or None
+        answer = answer_jsonrpc(data, self.client)
+        return None if is_notification(data) else answer
+
     @staticmethod
     def _observation(obs: Observation) -> str:
         return f'{{"type":"observation","data":{envelope(obs)}}}'
 
 
 def router(service: OpenSOCService, worker: CoreWorker, settings: ServiceSettings) -> APIRouter:
-    """The ``/ws`` route over ``service``'s runs, with at most ``settings.max_ws_sessions`` sessions at once."""
+    """The ``/ws`` route over ``service``'s runs, with at most ``settings.max_ws_sessions`` sessions at once and
+    ``settings.max_ws_sessions_per_client`` from one client."""
     routes = APIRouter()
-    active = {"count": 0}
+    active: dict[str, int] = {}
 
     async def answer(session: WsSession, message: dict) -> tuple[str | None, bool]:
         frame = message.get("text")
         if frame is None:
             frame = message.get("bytes") or b""
-        # Small frames are parsed here; what they ask for runs here only when its cost is fixed and small.
+        # Small frames are parsed here; what they ask for runs here only when its cost is fixed and small. The rest
+        # waits for the worker's costly thread in its client's turn; this session is one stream of the client's.
         if len(frame) > INLINE_FRAME_BYTES:
-            return await worker.run(session.handle, frame)
+            return await worker.run(session.handle, frame, client=session.client, stream=session)
         msg = session.parse(frame)
         if isinstance(msg, str):
             return msg, False
         if session.needs_worker(msg):
-            return await worker.run(session.dispatch, msg)
+            return await worker.run(session.dispatch, msg, client=session.client, stream=session)
         return session.dispatch(msg)
+
+    def capacity_refusal(client: str) -> dict | None:
+        total, mine = sum(active.values()), active.get(client, 0)
+        if total >= settings.max_ws_sessions:
+            return {"message": f"Server at capacity: {total}/{settings.max_ws_sessions} sessions active. Cannot "
+                               "accept new connections.", "code": "CAPACITY_REACHED", "active_sessions": total,
+                    "max_sessions": settings.max_ws_sessions}
+        if mine >= settings.max_ws_sessions_per_client:
+            return {"message": f"This client ({client}) holds {mine} sessions, its share of the server's "
+                               f"{settings.max_ws_sessions}. Close one first.", "code": "CAPACITY_REACHED",
+                    "active_sessions": mine, "max_sessions": settings.max_ws_sessions_per_client}
+        return None
 
     @routes.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
         await websocket.accept()
-        if active["count"] >= settings.max_ws_sessions:
-            await websocket.send_json({"type": "error", "data": {
-                "message": f"Server at capacity: {active['count']}/{settings.max_ws_sessions} sessions active. "
-                           "Cannot accept new connections.",
-                "code": "CAPACITY_REACHED", "active_sessions": active["count"],
-                "max_sessions": settings.max_ws_sessions}})
+        client = client_of(websocket)
+        refusal = capacity_refusal(client)
+        if refusal is not None:
+            await websocket.send_json({"type": "error", "data": refusal})
             await websocket.close(code=1013)
             return
-        active["count"] += 1
-        session = WsSession(OpenSOCEnv(new_run()), settings, service.runs)
+        active[client] = active.get(client, 0) + 1
+        session = WsSession(OpenSOCEnv(new_run()), settings, service.runs, client)
         loop = asyncio.get_running_loop()
         try:
             # One deadline for the whole session, armed only while waiting for the client (wait_for would start a
@@ -191,7 +225,9 @@ def router(service: OpenSOCService, worker: CoreWorker, settings: ServiceSetting
         except WebSocketDisconnect:
             pass
         finally:
-            active["count"] -= 1
+            active[client] -= 1
+            if not active[client]:
+                del active[client]
             session.env.close()
 
     return routes

@@ -78,7 +78,8 @@ def test_health_answers_while_the_core_worker_is_busy():
     client = TestClient(app)
     client.get("/health")  # starts the app's portal
     release = threading.Event()
-    app.state.worker._pool.submit(release.wait)  # the worker is now stuck, as under a long request
+    for costly in (False, True):  # both of the worker's threads are now stuck, as under long requests
+        app.state.worker.submit(release.wait, client="someone else", costly=costly)
     result = {}
     resetting = threading.Thread(target=lambda: result.update(reset=client.post("/reset")))
     resetting.start()
@@ -266,6 +267,8 @@ def test_the_server_refuses_oversized_frames_before_buffering(live_server):
     with httpx.Client(base_url=live_server) as http:
         files = {"files": ("big.bin", b"\0" * (2 << 20))}
         assert http.post("/demo/gradio_api/upload", files=files).status_code == 413  # the demo's uploads too
+        small = http.post("/demo/gradio_api/upload", files={"files": ("a.txt", b"hello")})
+        assert small.status_code == 403 and small.json()["error"]["code"] == "UPLOADS_OFF"  # and it takes none
 
 
 # -------------------------------------------------------- 6. keeping strangers out
@@ -336,15 +339,23 @@ def test_readme_token_snippet_works_as_written(token_server):
 
 
 def test_websocket_origins():
-    client = TestClient(create_app(ServiceSettings(allowed_origins=("https://trainer.example",))))
-    for origin in (None, "http://testserver", "https://trainer.example"):
-        with client.websocket_connect("/ws", headers={"origin": origin} if origin else {}) as ws:
+    client = TestClient(create_app(ServiceSettings(allowed_origins=("https://trainer.example",),
+                                                   public_url="https://opensoc.example")))
+    for origin, host in ((None, None), ("https://trainer.example", None), ("https://opensoc.example", None),
+                         ("http://localhost:8000", "127.0.0.1:8000"), ("http://127.0.0.1:5173", "localhost:8000")):
+        headers = {**({"origin": origin} if origin else {}), **({"host": host} if host else {})}
+        with client.websocket_connect("/ws", headers=headers) as ws:
             ws.send_json({"type": "state"})
             assert ws.receive_json()["type"] == "state"
-    with pytest.raises(WebSocketDenialResponse) as denied:
-        with client.websocket_connect("/ws", headers={"origin": "https://evil.example"}):
-            pass
-    assert denied.value.status_code == 403 and denied.value.json()["error"]["field"] == "Origin"
+    # Origin equal to Host is what a page whose DNS name was rebound to this server sends: refused, as is a loopback
+    # origin reaching a server by a public name, and any other page.
+    for origin, host in (("http://evil.example", "evil.example"), ("http://testserver", "testserver"),
+                         ("http://localhost", "opensoc.example"), ("https://evil.example", None)):
+        headers = {"origin": origin, **({"host": host} if host else {})}
+        with pytest.raises(WebSocketDenialResponse) as denied:
+            with client.websocket_connect("/ws", headers=headers):
+                pass
+        assert denied.value.status_code == 403 and denied.value.json()["error"]["field"] == "Origin"
 
 
 def test_bodies_must_be_json_but_may_be_empty(client):
@@ -416,6 +427,10 @@ def test_the_replay_pool_belongs_to_a_run(client):
                                           **({"run_id": run_id} if run_id else {})}).json()["metadata"]["episode_id"]
         assert client.post("/step", json={"action": {"craft_incident": craft}, "episode_id": eid}).status_code == 200
     assert _replays(client, "trainer-a", craft["events"])  # the run that recorded it replays it
+    # A run this process never held has no pool to draw from: said, not silently empty (as after a restart).
+    _error(client.post("/reset", json={"task": "stage4_adversarial", "use_replay_pool": True, "run_id": "stranger"}),
+           404, "UNKNOWN_RUN", "run_id")
+    assert client.post("/reset", json={"run_id": "stranger"}).status_code == 200
     assert not _replays(client, "stranger", craft["events"])  # another run never sees it
     _error(client.post("/reset", json={"task": "stage4_adversarial", "use_replay_pool": True}), 422,
            "INVALID_PARAMETER", "run_id")

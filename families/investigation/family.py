@@ -228,10 +228,10 @@ class InvestigationFamily(TwoRoleFamily):
     def mcp_tools(self) -> list[McpTool]:
         investigate = McpTool(
             "investigate", "Run one SIEM tool (search, count, lookup_host, lookup_user, process_tree) on the log store "
-            "of an investigation task's case (task, seed).",
+            "of an investigation task's case (task, seed); a client gets the case's call budget, as an episode does.",
             {"tool": {"type": "string", "enum": list(TOOL_ARGS)},
              "arguments": {"type": "object", "description": "The tool's arguments."}},
-            self._mcp_investigate, ("tool",), costly=True)
+            self._mcp_investigate, ("tool",), costly=True, budget=lambda task: _spec(task).call_budget)
         return [*super().mcp_tools(), investigate]
 
     def _mcp_investigate(self, task: str, seed: int, arguments: dict[str, Any]) -> tuple[str, bool]:
