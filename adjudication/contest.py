@@ -26,12 +26,23 @@ import yaml
 from pydantic import Field
 from sigma.backends.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule, SigmaCorrelationType
+from sigma.correlations import (
+    SigmaCorrelationConditionOperator,
+    SigmaCorrelationRule,
+    SigmaCorrelationType,
+)
 
 from ..parsing.commandline import Invocation, canonical_image
-from ..world.inventory import INVENTORY, is_internal_ip
-from ..parsing.normalize import NormalizedEvent, attachment_type, backup_job, sanctioned_domain, subdomain, upload_sanctioned
+from ..parsing.normalize import (
+    NormalizedEvent,
+    attachment_type,
+    backup_job,
+    sanctioned_domain,
+    subdomain,
+    upload_sanctioned,
+)
 from ..schema import StrictModel
+from ..world.inventory import INVENTORY, is_internal_ip
 
 RULES_PATH = Path(__file__).resolve().parent / "rules" / "opensoc.yml"
 

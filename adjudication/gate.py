@@ -20,8 +20,15 @@ import logging
 from pydantic import Field
 
 from ..schema import IncidentParams, StrictModel
+from ..verifier import (
+    GroundTruth,
+    PlausibilityReport,
+    Window,
+    check_plausibility,
+    compute_ground_truth,
+    label_agrees,
+)
 from .contest import SuspicionHit, unexplained_hits
-from ..verifier import GroundTruth, PlausibilityReport, Window, check_plausibility, compute_ground_truth, label_agrees
 
 log = logging.getLogger("opensoc.adjudication")
 

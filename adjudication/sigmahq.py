@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import TypeAdapter
@@ -442,8 +442,6 @@ def mapping_table() -> list[tuple[str, str, str, str, str]]:
 
 
 def _event_classes() -> tuple[type, ...]:
-    from typing import get_args
-
     return get_args(get_args(Event)[0])
 
 
@@ -901,28 +899,22 @@ def build_matcher(node: Node) -> Matcher:
 
 
 def _regex_literal(pattern: str, flags: int) -> str | None:
-    """The longest run of ASCII literal characters at the top level of a case-sensitive regex (every match
-    contains it), lower-cased; None when there is none or the regex ignores case (the case folding of a few
-    non-ASCII letters differs from ``str.lower``, so no literal is safe)."""
-    try:
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - Python < 3.11
-        import sre_parse  # type: ignore[no-redef]
-    try:
-        parsed = sre_parse.parse(pattern, flags)
-    except Exception:  # noqa: BLE001 - an unparsable pattern has no anchor
+    """A literal every match of a case-sensitive regex contains, lower-cased: the longest run of plain characters
+    that starts the pattern when the pattern holds no alternation, group, class or escape that could change that.
+    None (no anchor: the rule is always evaluated) whenever that cannot be read off the text safely."""
+    if flags & re.IGNORECASE or pattern.startswith("(?"):
         return None
-    if (flags | parsed.state.flags) & re.IGNORECASE:
+    if any(ch in pattern for ch in "|()[]\\"):
         return None
-    best, run = "", []
-    for op, arg in parsed:  # the top level is a concatenation: each of its items is in every match, in order
-        if op is sre_parse.LITERAL and arg < 128:
-            run.append(chr(arg))
-            continue
-        best = max(best, "".join(run), key=len)
-        run = []
-    best = max(best, "".join(run), key=len)
-    return best.lower() or None
+    run = []
+    for i, ch in enumerate(pattern):
+        if ch in ".^$*+?{}":
+            if ch in "*?{" and run:  # the quantifier applies to the last character: it may be absent
+                run.pop()
+            break
+        run.append(ch)
+    literal = "".join(run)
+    return literal.lower() if literal and literal.isascii() else None
 
 
 def _literals(op: str, payload: Any) -> frozenset[str] | None:

@@ -30,15 +30,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from re import _constants as sre_constants  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
+import exrex
 import yaml
 from pydantic import TypeAdapter, ValidationError
 from sigma.types import SigmaString
 
 from ..adjudication.sigmahq import (
+    ROWS,
     WC_MULTI,
     CompiledRule,
     LogSource,
@@ -125,70 +125,17 @@ def _product(children: tuple, i: int) -> Iterator[list[Literal]]:
 # ============================================================================ values from constraints
 
 
-_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, getattr(sre_constants, "POSSESSIVE_REPEAT", None))
-
-
 def _regex_example(pattern: str, flags: int) -> str | None:
-    """A short string the regex matches (searched), or None when one cannot be written."""
+    """A short string the regex matches (searched), or None when one cannot be written: exrex enumerates the regex's
+    matches shortest pieces first, and the first of a few that ``re`` itself accepts is taken."""
     try:
-        parsed = sre_parse.parse(pattern, flags)
-    except re.error:
+        candidates = exrex.generate(pattern, limit=4)
+        for text in islice(candidates, 64):
+            if re.search(pattern, text, flags):
+                return text
+    except Exception:  # noqa: BLE001 - exrex refuses some constructs (lookbehinds of a class, back references)
         return None
-
-    def in_class(items: list, c: str) -> bool:
-        negate = False
-        hit = False
-        for op, arg in items:
-            if op is sre_constants.NEGATE:
-                negate = True
-            elif (op is sre_constants.LITERAL and chr(arg) == c) or (
-                    op is sre_constants.RANGE and arg[0] <= ord(c) <= arg[1]):
-                hit = True
-            elif op is sre_constants.CATEGORY:
-                test = {"CATEGORY_DIGIT": str.isdigit, "CATEGORY_NOT_DIGIT": lambda x: not x.isdigit(),
-                        "CATEGORY_SPACE": str.isspace, "CATEGORY_NOT_SPACE": lambda x: not x.isspace(),
-                        "CATEGORY_WORD": lambda x: x.isalnum() or x == "_",
-                        "CATEGORY_NOT_WORD": lambda x: not (x.isalnum() or x == "_")}.get(str(arg))
-                if test is not None and test(c):
-                    hit = True
-        return hit != negate
-
-    def write(items: Any) -> str:
-        out = []
-        for op, arg in items:
-            if op is sre_constants.LITERAL:
-                out.append(chr(arg))
-            elif op is sre_constants.NOT_LITERAL:
-                out.append("a" if chr(arg) != "a" else "b")
-            elif op is sre_constants.ANY:
-                out.append("a")
-            elif op is sre_constants.IN:
-                choice = next((c for c in "a1 xA_.-\\/:" if in_class(arg, c)), None)
-                if choice is None:
-                    choice = next((chr(i) for i in range(32, 127) if in_class(arg, chr(i))), None)
-                if choice is None:
-                    raise Unwritable("regular expression class with no printable member")
-                out.append(choice)
-            elif op is sre_constants.BRANCH:
-                out.append(write(arg[1][0]))
-            elif op is sre_constants.SUBPATTERN:
-                out.append(write(arg[-1]))
-            elif op in _REPEATS:
-                low, _high, sub = arg
-                out.append(write(sub) * low)
-            elif op is getattr(sre_constants, "ATOMIC_GROUP", None):
-                out.append(write(arg))
-            elif op in (sre_constants.AT, sre_constants.ASSERT, sre_constants.ASSERT_NOT):
-                continue
-            else:
-                raise Unwritable(f"regular expression construct {op}")
-        return "".join(out)
-
-    try:
-        text = write(parsed)
-    except Unwritable:
-        return None
-    return text if re.search(pattern, text, flags) else None
+    return None
 
 
 def _case_table(rule: CompiledRule, ruleset: SigmaRuleSet) -> tuple[dict[str, str], dict[str, str]]:
@@ -703,7 +650,6 @@ def _applies(rule_source: LogSource, row_source: LogSource) -> bool:
 # ============================================================================ synthesis
 
 def _spellings() -> dict[str, str]:
-    from ..adjudication.sigmahq import ROWS
 
     return {name.lower(): name for specs in ROWS.values() for spec in specs for name in spec.fields}
 

@@ -29,9 +29,9 @@ def _ms(fn) -> float:
 def main() -> None:
     from opensoc.env import OpenSOCEnv
     from opensoc.families.investigation.case import build_case
+    from opensoc.families.investigation.tasks import INVESTIGATION_TASKS
     from opensoc.families.investigation.tools import run_tool
     from opensoc.schema import parse_timestamp
-    from opensoc.families.investigation.tasks import INVESTIGATION_TASKS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20)

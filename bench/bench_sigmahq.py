@@ -93,8 +93,9 @@ def main() -> None:
     start = time.perf_counter()
     corpus = build_corpus(rules)
     corpus_s = time.perf_counter() - start
-    from opensoc.schema import Event
     from pydantic import TypeAdapter
+
+    from opensoc.schema import Event
 
     adapter = TypeAdapter(Event)
     events = [adapter.validate_python(item.event) for item in corpus.items]

@@ -37,7 +37,7 @@ def __getattr__(name: str) -> Any:
     # OpenEnv's client is an optional extra: imported only when its classes are asked for.
     if name in ("OpensocEnv", "OpensocAction"):
         try:
-            from . import openenv_client
+            from . import openenv_client  # optional heavy dependency: pulls in openenv
         except ModuleNotFoundError as exc:
             raise ImportError(f"opensoc.client.{name} needs OpenEnv's client: pip install -e '.[openenv]' "
                               f"(missing: {exc.name})") from exc

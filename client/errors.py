@@ -14,6 +14,9 @@ import os
 import socket
 from typing import Any
 
+import httpx
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
 from ..models import OpenSOCError
 from .results import http_error
 
@@ -73,7 +76,6 @@ def _reason(exc: BaseException) -> str:
 
 def from_httpx(exc: Exception, url: str, token_sent: bool, timeout: float | None) -> OpenSOCError:
     """The ``OpenSOCError`` for an httpx transport failure on a request to ``url``."""
-    import httpx
 
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
         return invalid_url(url, _reason(exc))
@@ -100,7 +102,6 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 def from_websocket(exc: Exception, url: str, token_sent: bool, open_timeout: float | None) -> OpenSOCError | None:
     """The ``OpenSOCError`` for a failed WebSocket handshake with ``url``, or ``None`` for an error of another kind."""
-    from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
     if isinstance(exc, InvalidURI):
         return invalid_url(url, "the scheme must be http, https, ws or wss")

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from ..models import Grade, OpenSOCError, OpenSOCState
+from ..schema import IncidentParams, SubmitTriage
 from .errors import check_numbers, from_httpx, unauthorized
 from .results import StepResult, http_error, parse_grade, parse_state
 
@@ -36,7 +37,6 @@ def auth_headers(token: str | None) -> dict[str, str]:
 
 def _action_body(action: Any) -> dict:
     if hasattr(action, "model_dump"):  # an OpenSOCAction, SubmitTriage or IncidentParams
-        from ..schema import IncidentParams, SubmitTriage
 
         if isinstance(action, SubmitTriage):
             return {"submit_triage": action.model_dump(mode="json", exclude_none=True)}

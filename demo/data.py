@@ -18,11 +18,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..incidents.defenders import heuristic
+from ..adjudication.gate import adjudicate
 from ..families.triage.family import materialize, materialized_incident
-from ..rubric import score_incident, score_triage
+from ..incidents.defenders import heuristic
 from ..incidents.linear_policy import LinearPolicy
+from ..rubric import score_incident, score_triage
 from ..schema import Alert, IncidentParams, SubmitTriage
+from ..service.wire import WireError, parse_json
 from ..verifier import GroundTruth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,7 +194,6 @@ def check_craft(text: str) -> AttackerCheck:
     The text is read by the service's own parser (bounded and linear in its length, whatever is pasted), and the
     answer is always a message written here: never an exception's text, which would show the visitor the server's
     internals (the failure itself is logged)."""
-    from ..service.wire import WireError, parse_json
 
     try:
         data = parse_json(text)
@@ -217,7 +218,6 @@ def _check_parsed(data: object) -> AttackerCheck:
     except ValidationError as exc:
         lines = [f"- `{'.'.join(map(str, e['loc'])) or '(root)'}`: {e['msg']}" for e in exc.errors()[:12]]
         return AttackerCheck(False, "**The incident does not match the schema** (attacker reward −0.5):\n" + "\n".join(lines))
-    from ..adjudication.gate import adjudicate
 
     review = adjudicate(params)
     m = materialize(params, review.truth)

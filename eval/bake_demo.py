@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..families.triage.family import materialized_incident
 from ..tasks.frozen import DATA_DIR
 from .policies import make_policy
 from .runner import load_items, run_policy
@@ -21,7 +22,6 @@ DEMO_PATH = DATA_DIR / "demo_examples.json"
 def bake(before: str = "heuristic", after: str = "cpu_defender", n: int = 50, hf_model: str | None = None,
          hf_adapter: str | None = None, hf_device: str | None = None, hf_batch_size: int | None = None,
          hf_max_new_tokens: int = 256) -> dict:
-    from ..families.triage.family import materialized_incident
 
     items = load_items("holdout")
     per_task = -(-n // 4)  # round up, then cut to n

@@ -17,7 +17,12 @@ from ..families.e1.tasks import E1_TASKS
 from ..incidents.prompting import triage_action, triage_answer
 from ..models import Observation
 from ..tasks.frozen import load_holdout, load_investigation_holdout
-from .investigate import INVESTIGATION_POLICIES, LLMInvestigator, run_investigations, summarize_investigations
+from .investigate import (
+    INVESTIGATION_POLICIES,
+    LLMInvestigator,
+    run_investigations,
+    summarize_investigations,
+)
 from .metrics import by_task, e1_metrics, soc_metrics
 from .play import play_single_turn
 from .policies import BUILTIN, make_policy

@@ -19,7 +19,7 @@ DEFAULT_BATCH = {"cuda": 32, "cpu": 8}
 
 def resolve_device(device: str | None = None) -> str:
     """``device``, or ``cuda`` when a CUDA device is present and ``cpu`` otherwise; a CUDA request without one fails."""
-    import torch
+    import torch  # optional heavy dependency: torch
 
     if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -30,7 +30,7 @@ def resolve_device(device: str | None = None) -> str:
 
 def inference_dtype(device: str):
     """bf16 on a CUDA device that supports it, float16 on one that does not, float32 on a CPU."""
-    import torch
+    import torch  # optional heavy dependency: torch
 
     if not device.startswith("cuda"):
         return torch.float32
@@ -73,14 +73,14 @@ class HFPolicy(Policy):
 
     def _load(self):
         if self._loaded is None:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoModelForCausalLM, AutoTokenizer  # optional heavy dependency: transformers
 
             model_name, adapter = self._spec
             device = resolve_device(self._device)
             model = AutoModelForCausalLM.from_pretrained(model_name, dtype=inference_dtype(device))
             tokenizer = AutoTokenizer.from_pretrained(adapter or model_name)
             if adapter:
-                from peft import PeftModel
+                from peft import PeftModel  # optional heavy dependency: peft
 
                 # Merged, generation skips the adapter's extra matmuls (1.4x the tokens/s of the unmerged model).
                 model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
@@ -94,7 +94,7 @@ class HFPolicy(Policy):
         return self._batch_size or DEFAULT_BATCH["cuda" if str(device).startswith("cuda") else "cpu"]
 
     def complete_batch(self, pairs: Sequence[Pair], progress=None) -> list[str | None]:
-        import torch
+        import torch  # optional heavy dependency: torch
 
         model, tokenizer = self._load()
         device, size = model.device, self.batch_size(model.device)

@@ -28,7 +28,10 @@ from ..client import OpenSOCClient
 from ..env import OpenSOCEnv
 from ..families.investigation.case import CaseAlert
 from ..families.investigation.family import InvestigationObservation
-from ..families.investigation.investigator import oracle_investigator, scripted_investigator
+from ..families.investigation.investigator import (
+    oracle_investigator,
+    scripted_investigator,
+)
 from ..incidents.prompting import triage_answer
 from .llm import ChatClient, RequestFailure
 from .metrics import by_task, soc_metrics

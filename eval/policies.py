@@ -20,13 +20,14 @@ from pathlib import Path
 
 from ..incidents.defenders import analyst as analyst_playbook
 from ..incidents.defenders import heuristic as heuristic_playbook
+from ..incidents.linear_policy import LinearPolicy
 from ..incidents.prompting import format_triage_answer
 from ..models import Observation
-from .hf_policy import HFPolicy
 from ..schema import TRIAGE_ACTIONS
-from ..incidents.linear_policy import LinearPolicy
+from .hf_policy import HFPolicy
 from .llm import ChatClient, RequestFailure
 from .policy import ANY, E1, TRIAGE, FunctionPolicy, Pair, Policy
+
 
 def _always(action: str) -> Callable:
     return lambda obs, item: format_triage_answer(action, obs.alert.events[0].log_id, f"always {action}", 1.0)

@@ -14,7 +14,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from opensoc.client import AsyncOpenSOCClient, AsyncOpenSOCSession, OpenSOCClient, OpenSOCError, OpenSOCSession
+from opensoc.client import (
+    AsyncOpenSOCClient,
+    AsyncOpenSOCSession,
+    OpenSOCClient,
+    OpenSOCError,
+    OpenSOCSession,
+)
 
 
 def triage(result) -> dict:

@@ -80,7 +80,12 @@ def main(argv: list[str] | None = None) -> int:
 
         from opensoc.tasks.frozen import SFT_PATH
         from opensoc.tasks.seeds import TRAIN_SEEDS_START
-        from opensoc.train.scratch_lm import TINY_SHAPE, build_model, build_tokenizer, sft_texts
+        from opensoc.train.scratch_lm import (
+            TINY_SHAPE,
+            build_model,
+            build_tokenizer,
+            sft_texts,
+        )
         from opensoc.train.trl_env import DEFENDER_INSTRUCTIONS, OpenSOCDefenderEnv
     except ModuleNotFoundError as exc:
         print(f"trl_grpo_scratch.py needs the train extra (missing: {exc.name}): {INSTALL}", file=sys.stderr)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PureWindowsPath
 
-from ..world.attack import TECHNIQUES
-from ..world.inventory import INVENTORY, is_internal_ip
+from ..parsing.commandline import normalize_command_line
+from ..parsing.normalize import effective_image
 from ..schema import (
     SEVERITIES,
     Alert,
@@ -35,8 +35,8 @@ from ..schema import (
     RegistrySet,
     UserEntity,
 )
-from ..parsing.commandline import normalize_command_line
-from ..parsing.normalize import effective_image
+from ..world.attack import TECHNIQUES
+from ..world.inventory import INVENTORY, is_internal_ip
 
 
 @dataclass(frozen=True)

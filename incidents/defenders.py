@@ -13,12 +13,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-
 from pathlib import PureWindowsPath
 
-from .alerting import detections_matching
+from ..schema import (
+    Alert,
+    Authentication,
+    EmailReceived,
+    GroupMembershipChange,
+    HttpRequest,
+    NetworkConnection,
+    ProcessAccess,
+    SubmitTriage,
+)
 from ..world.inventory import TRUSTED_LSASS_READERS
-from ..schema import Alert, Authentication, EmailReceived, GroupMembershipChange, HttpRequest, NetworkConnection, ProcessAccess, SubmitTriage
+from .alerting import detections_matching
 
 DefenderPolicy = Callable[[Alert], SubmitTriage]
 

@@ -29,8 +29,6 @@ from pathlib import PureWindowsPath
 
 from publicsuffixlist import PublicSuffixList
 
-from .commandline import ParsedCommandLine, canonical_image, parse_command_line, split_argv
-from ..world.inventory import INVENTORY, ExternalService, Group, Host, canonical_user_name, is_internal_ip
 from ..schema import (
     DnsQuery,
     EmailReceived,
@@ -42,6 +40,20 @@ from ..schema import (
     ProcessStart,
     RegistrySet,
     parse_timestamp,
+)
+from ..world.inventory import (
+    INVENTORY,
+    ExternalService,
+    Group,
+    Host,
+    canonical_user_name,
+    is_internal_ip,
+)
+from .commandline import (
+    ParsedCommandLine,
+    canonical_image,
+    parse_command_line,
+    split_argv,
 )
 
 # Windows environment variables that name folders, as a Windows 11 / Server 2022 default install sets them;

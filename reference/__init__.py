@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import json as _json
 import re
 from collections import Counter
 from pathlib import Path
 
-from ..world.attack import ATTACK_VERSION, TECHNIQUES
+from ..adjudication.contest import suspicion_rules
+from ..families.e1.scoring import (
+    DEFAULT_COSTS,
+    reward_range,
+    score_compat,
+    score_default,
+)
+from ..families.investigation.query import __doc__ as query_doc
+from ..families.investigation.tasks import INVESTIGATION_TASKS
+from ..families.investigation.tools import tool_specs
 from ..generator import TEMPLATES, generate
 from ..rubric import (
     ATTACKER_EVASION,
@@ -24,15 +34,14 @@ from ..rubric import (
     ATTACKER_SCHEMA_INVALID,
     ATTACKER_UNSOUND,
     CITATION_BONUS,
-    MAX_NOVELTY_PER_RUN,
     DEFENDER_REWARD,
     DEFENDER_REWARD_RANGE,
     FORMAT_VIOLATION_BENIGN,
     FORMAT_VIOLATION_MALICIOUS,
+    MAX_NOVELTY_PER_RUN,
 )
 from ..schema import EVENT_TYPES, TRIAGE_ACTIONS, IncidentParams, SubmitTriage
 from ..tasks.registry import BENIGN_SHARE, TASKS
-from ..adjudication.contest import suspicion_rules
 from ..verifier import (
     ACTION_RANK,
     CATEGORY_DEPICTIONS,
@@ -43,6 +52,7 @@ from ..verifier import (
     VERDICT_RULES,
     compute_ground_truth,
 )
+from ..world.attack import ATTACK_VERSION, TECHNIQUES
 
 ROOT = Path(__file__).resolve().parent.parent
 LABEL_SAMPLE = 500  # seeds per stage for the measured label distribution
@@ -209,9 +219,7 @@ def verifier_doc() -> str:
 
 
 def e1_scoring() -> str:
-    import json as _json
 
-    from ..families.e1.scoring import DEFAULT_COSTS, reward_range, score_compat, score_default
 
     c = DEFAULT_COSTS
     low, high = c.abstain_band()
@@ -255,9 +263,6 @@ def e1_scoring() -> str:
 
 
 def investigation() -> str:
-    from ..families.investigation.query import __doc__ as query_doc
-    from ..families.investigation.tools import tool_specs
-    from ..families.investigation.tasks import INVESTIGATION_TASKS
 
     tasks = _table(["task", "incidents from", "store", "tool calls"],
                    [[f"`{s.name}`", f"`{s.curriculum_task}`", f"about {s.store_events:,} events over {s.store_hours:g} h",
@@ -271,14 +276,14 @@ def investigation() -> str:
 
 
 def investigation_headline() -> str:
-    from ..eval.report import markdown_table
+    from ..eval.report import markdown_table  # optional heavy dependency: pulls in matplotlib
 
     results = json.loads((ROOT / "docs" / "eval_investigation" / "results.json").read_text(encoding="utf-8"))
     return markdown_table(results["policies"]).rstrip("\n")
 
 
 def eval_headline() -> str:
-    from ..eval.report import markdown_table
+    from ..eval.report import markdown_table  # optional heavy dependency: pulls in matplotlib
 
     results = json.loads((ROOT / "docs" / "eval" / "results.json").read_text(encoding="utf-8"))
     return markdown_table(results["policies"]).rstrip("\n")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timedelta, timezone
 
-from opensoc.world.inventory import INVENTORY
 from opensoc.schema import IncidentParams
+from opensoc.world.inventory import INVENTORY
 
 T0 = datetime(2026, 5, 4, 10, 0, 0, tzinfo=timezone.utc)
 

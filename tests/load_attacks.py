@@ -178,20 +178,30 @@ def probe(url: str, seconds: float, seed0: int = 0, run_id: str | None = None) -
     names ``run_id`` when one is given (the first creates the run)."""
     health, episodes, statuses = [], [], []
     deadline, n = time.perf_counter() + seconds, 0
-    with httpx.Client(base_url=url, timeout=30) as http:
+    http = httpx.Client(base_url=url, timeout=30)
+    try:
         while time.perf_counter() < deadline:
             start = time.perf_counter()
             try:
                 ok = http.get("/health").status_code == 200
             except httpx.TransportError:
                 ok = False
+                http.close()
+                http = httpx.Client(base_url=url, timeout=30)
             health.append(time.perf_counter() - start if ok else float("inf"))
             if n % 4 == 0:
-                elapsed, status = victim_episode(http, seed0 + n, run_id=run_id if n % 8 == 0 else None)
+                try:
+                    elapsed, status = victim_episode(http, seed0 + n, run_id=run_id if n % 8 == 0 else None)
+                except httpx.TransportError:
+                    elapsed, status = 30.0, 0  # no answer within the client's timeout
+                    http.close()
+                    http = httpx.Client(base_url=url, timeout=30)
                 episodes.append(elapsed)
                 statuses.append(status)
             n += 1
             time.sleep(0.05)  # the probe's pace, not synchronisation
+    finally:
+        http.close()
     finite = [h for h in health if h != float("inf")]
     return {"health_ms_median": round(1000 * statistics.median(health), 1),
             "health_ms_max": round(1000 * max(finite), 1) if finite else None,

@@ -6,12 +6,12 @@ import pytest
 from incident_helpers import as_dict, rebuild
 from pydantic import ValidationError
 
-from opensoc.incidents.alerting import materialize_alert
-from opensoc.generator import generate, generate_from_template
-from opensoc.world.inventory import INVENTORY
-from opensoc.rubric import score_incident, score_triage
 from opensoc.families.registry import action_model
+from opensoc.generator import generate, generate_from_template
+from opensoc.incidents.alerting import materialize_alert
+from opensoc.rubric import score_incident, score_triage
 from opensoc.schema import SubmitTriage
+from opensoc.world.inventory import INVENTORY
 
 OpenSOCAction = action_model()
 from opensoc.verifier import check_plausibility, compute_ground_truth

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from opensoc.incidents.alerting import materialize_alert
 from opensoc.generator import generate, generate_from_template
+from opensoc.incidents.alerting import materialize_alert
 from opensoc.tasks import task_names
 from opensoc.verifier import compute_ground_truth
 

@@ -13,11 +13,11 @@ import pytest
 from conftest import REPO, free_port, wait_healthy
 
 import opensoc
-from opensoc.reference.committed import COMMITTED_RUNS, DEFENDER_CURVE, DEMO_EXAMPLES
 from opensoc.eval.investigate import INVESTIGATION_POLICIES
 from opensoc.eval.policies import BUILTIN
-from opensoc.tasks.catalog import CATALOG
 from opensoc.families.registry import all_task_names
+from opensoc.reference.committed import COMMITTED_RUNS, DEFENDER_CURVE, DEMO_EXAMPLES
+from opensoc.tasks.catalog import CATALOG
 
 
 def opensoc_cli(*args: str, cwd=REPO, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -114,7 +114,14 @@ def test_every_policy_on_every_split_plays_it_or_is_refused_in_one_line(tmp_path
     """``split_names()`` x every policy name: a policy that plays the split's family scores an episode of it without
     a format violation; any other is refused before any work, in one line naming the policies that fit."""
     from opensoc.cli import main
-    from opensoc.eval.runner import load_items, make_policy_for, policy_names, run_policy, split_names, summarize
+    from opensoc.eval.runner import (
+        load_items,
+        make_policy_for,
+        policy_names,
+        run_policy,
+        split_names,
+        summarize,
+    )
 
     played = refused = 0
     for split in split_names():

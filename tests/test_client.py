@@ -11,7 +11,13 @@ import sys
 import pytest
 from conftest import REPO, free_port
 
-from opensoc.client import AsyncOpenSOCClient, AsyncOpenSOCSession, OpenSOCClient, OpenSOCError, OpenSOCSession
+from opensoc.client import (
+    AsyncOpenSOCClient,
+    AsyncOpenSOCSession,
+    OpenSOCClient,
+    OpenSOCError,
+    OpenSOCSession,
+)
 from opensoc.generator import generate, generate_from_template
 from opensoc.schema import SubmitTriage
 from opensoc.verifier import compute_ground_truth

@@ -11,7 +11,13 @@ import sys
 import pytest
 from conftest import REPO, free_port, running_server
 
-from opensoc.client import AsyncOpenSOCClient, AsyncOpenSOCSession, OpenSOCClient, OpenSOCError, OpenSOCSession
+from opensoc.client import (
+    AsyncOpenSOCClient,
+    AsyncOpenSOCSession,
+    OpenSOCClient,
+    OpenSOCError,
+    OpenSOCSession,
+)
 
 pytestmark = pytest.mark.slow  # starts a server and the command line
 

@@ -73,8 +73,8 @@ def test_attacker_check_messages():
 
 
 def test_investigation_replay_steps_through_a_case():
-    from opensoc.demo_app import replay_step
     from opensoc.demo.replay import investigation_replay
+    from opensoc.demo_app import replay_step
 
     replay = investigation_replay("investigate_stage2", 3)
     assert replay.steps[0].title == "Alert" and replay.steps[-1].title == "Triage"

@@ -8,7 +8,14 @@ import sys
 
 import pytest
 
-from opensoc.families.e1.builder import CIC_FILE, IOT23_FILE, MANIFEST_FILE, UNSW_FILE, build_e1, dedup
+from opensoc.families.e1.builder import (
+    CIC_FILE,
+    IOT23_FILE,
+    MANIFEST_FILE,
+    UNSW_FILE,
+    build_e1,
+    dedup,
+)
 from opensoc.families.e1.synthetic import synthetic_flows
 
 
@@ -167,9 +174,9 @@ def test_the_real_cic_slice_is_served_for_evaluation_only(built, monkeypatch):
     from fastapi.testclient import TestClient
 
     from opensoc.app_runtime import create_app
-    from opensoc.families.e1.family import e1_dataset
     from opensoc.eval.policies import make_policy
     from opensoc.eval.runner import load_items, run_policy, summarize
+    from opensoc.families.e1.family import e1_dataset
 
     out, manifest = built
     monkeypatch.setenv("E1_DATA_DIR", str(out))

@@ -8,7 +8,14 @@ import logging
 import pytest
 
 from opensoc.families.e1.builder import CIC_FILE, IOT23_FILE
-from opensoc.families.e1.loading import DATASETS, E1DataError, UnknownDatasetError, load_e1_dataset, load_task_dataset, synthetic_rows
+from opensoc.families.e1.loading import (
+    DATASETS,
+    E1DataError,
+    UnknownDatasetError,
+    load_e1_dataset,
+    load_task_dataset,
+    synthetic_rows,
+)
 from opensoc.families.e1.synthetic import BENIGN_FAMILIES, MALICIOUS_FAMILIES
 
 

@@ -7,8 +7,19 @@ from collections import Counter
 
 import pytest
 
-from opensoc.families.e1.flows import MISSING, QUESTION_FIELDS, FlowRecord, render_question
-from opensoc.families.e1.readers import ReaderError, read_cic, read_iot23, read_unsw, read_unsw_features
+from opensoc.families.e1.flows import (
+    MISSING,
+    QUESTION_FIELDS,
+    FlowRecord,
+    render_question,
+)
+from opensoc.families.e1.readers import (
+    ReaderError,
+    read_cic,
+    read_iot23,
+    read_unsw,
+    read_unsw_features,
+)
 
 IOT23 = {
     "CTU-IoT-Malware-Capture-34-1": (23_145, {"Malicious": 21_222, "Benign": 1_923},

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from opensoc.families.e1.scoring import DEFAULT_COSTS, E1Costs, reward_range, score_compat, score_default, strict_parse
+from opensoc.families.e1.scoring import (
+    DEFAULT_COSTS,
+    E1Costs,
+    reward_range,
+    score_compat,
+    score_default,
+    strict_parse,
+)
 
 
 def _ans(label, conf=0.9, **extra) -> str:
@@ -165,8 +172,11 @@ def test_structured_answers_use_the_same_rules():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from opensoc.families.e1.scoring import _sv_extract_fence, code_blocks  # noqa: E402
-from opensoc.families.e1.scoring import MAX_COMPLETION  # noqa: E402
+from opensoc.families.e1.scoring import (  # noqa: E402
+    MAX_COMPLETION,  # noqa: E402
+    _sv_extract_fence,
+    code_blocks,
+)
 
 # Pieces that exercise the fence grammar: backticks, the json tag in any case, ASCII and Unicode whitespace.
 _FENCE_TEXT = st.lists(st.sampled_from(["`", "```", "json", "JSON", "jSoN", " ", "\n", "\t", "\u00a0", "x", "{", "}"]),

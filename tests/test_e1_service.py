@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from opensoc.app_runtime import create_app
 from opensoc.families.e1.builder import CIC_FILE, IOT23_FILE
-from opensoc.families.e1.loading import synthetic_rows
 from opensoc.families.e1.family import e1_dataset
+from opensoc.families.e1.loading import synthetic_rows
 
 
 @pytest.fixture

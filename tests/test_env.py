@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from opensoc.env import OpenSOCEnv
+from opensoc.generator import generate, generate_from_template
 from opensoc.models import (
     EpisodeOverError,
     InvalidActionError,
@@ -13,7 +14,6 @@ from opensoc.models import (
     NotGradableError,
     WrongTurnError,
 )
-from opensoc.generator import generate, generate_from_template
 from opensoc.rubric import score_triage
 from opensoc.schema import SubmitTriage
 from opensoc.verifier import compute_ground_truth

@@ -8,9 +8,9 @@ import sys
 from conftest import REPO
 
 from opensoc.eval.frozen import holdout_rows, label_counts, render, sft_rows, sha256
-from opensoc.tasks.frozen import HOLDOUT_PATH, SFT_PATH, load_holdout
 from opensoc.incidents.prompting import parse_triage
 from opensoc.tasks import TASKS
+from opensoc.tasks.frozen import HOLDOUT_PATH, SFT_PATH, load_holdout
 
 HOLDOUT_SHA256 = "84dae30c923a72f8cd08bc9794db950c3c1d500a181ad57e8c132478e33b985f"
 SFT_SHA256 = "abbc3b79989780ec817423dbe83dd99b326805afa115ff6c19df5c3f73b8c9c7"

@@ -9,9 +9,13 @@ from conftest import ThreadedApp, free_port
 from fastapi import FastAPI, Request
 
 from opensoc.eval.frozen import investigation_rows, render
-from opensoc.tasks.frozen import INVESTIGATION_HOLDOUT_PATH
-from opensoc.eval.investigate import LLMInvestigator, run_investigations, summarize_investigations
+from opensoc.eval.investigate import (
+    LLMInvestigator,
+    run_investigations,
+    summarize_investigations,
+)
 from opensoc.eval.runner import load_items
+from opensoc.tasks.frozen import INVESTIGATION_HOLDOUT_PATH
 
 
 def test_the_investigation_holdout_regenerates_byte_for_byte_and_is_balanced():

@@ -8,10 +8,16 @@ from collections import Counter
 import pytest
 
 from opensoc.generator import INJECTIONS, TEMPLATES, generate, generate_from_template
-from opensoc.world.inventory import INVENTORY
-from opensoc.schema import BENIGN_CATEGORIES, CATEGORIES, MALICIOUS_CATEGORIES, TRIAGE_ACTIONS, IncidentParams
+from opensoc.schema import (
+    BENIGN_CATEGORIES,
+    CATEGORIES,
+    MALICIOUS_CATEGORIES,
+    TRIAGE_ACTIONS,
+    IncidentParams,
+)
 from opensoc.tasks import TASKS, task_names
 from opensoc.verifier import RULES_BY_CATEGORY, check_plausibility, compute_ground_truth
+from opensoc.world.inventory import INVENTORY
 
 SEEDS = range(15)
 
@@ -121,8 +127,12 @@ def test_stage4_injections_carry_no_label_information():
 
 
 def test_stage4_uses_evasive_templates():
-    from opensoc.generator import _choose_template, seed_material  # the draw generate() makes
     import random
+
+    from opensoc.generator import (  # the draw generate() makes
+        _choose_template,
+        seed_material,
+    )
 
     spec = TASKS["stage4_adversarial"]
     names = Counter(_choose_template(spec, random.Random(seed_material(spec.name, s))).name for s in range(400))
@@ -172,9 +182,9 @@ def test_generated_incidents_are_sound_crafts(task):
 
 
 def test_decoys_that_name_techniques_trip_no_rule():
-    from opensoc.generator import DECOYS, Scene, _start_time
-
     import random
+
+    from opensoc.generator import DECOYS, Scene, _start_time
 
     for i, build in enumerate(DECOYS):
         for seed in range(20):

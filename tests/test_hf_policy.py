@@ -12,9 +12,9 @@ pytest.importorskip("peft")
 
 from tiny_lm import build_model, build_tokenizer, corpus  # noqa: E402
 
-from opensoc.tasks.frozen import SFT_PATH  # noqa: E402
 from opensoc.eval.hf_policy import HFPolicy  # noqa: E402
 from opensoc.eval.runner import load_items, run_policy  # noqa: E402
+from opensoc.tasks.frozen import SFT_PATH  # noqa: E402
 
 ITEMS = dict(split="holdout", tasks=["stage1_basic", "stage3_mixed"], limit=3)
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from opensoc.env import OpenSOCEnv
-from opensoc.models import BudgetExhaustedError, WrongTurnError
-from opensoc.generator import generate_from_template
 from opensoc.families.investigation.case import build_case
+from opensoc.generator import generate_from_template
+from opensoc.models import BudgetExhaustedError, WrongTurnError
 
 
 def test_the_defender_starts_with_the_alert_and_the_tools_only():

@@ -11,12 +11,20 @@ import sys
 import pytest
 
 from opensoc.families.investigation.case import build_case
-from opensoc.families.investigation.investigator import oracle_investigator, scripted_investigator
+from opensoc.families.investigation.investigator import (
+    oracle_investigator,
+    scripted_investigator,
+)
 from opensoc.families.investigation.query import QueryError, parse_query
-from opensoc.families.investigation.tools import MAX_OUTPUT_CHARS, STORE_FIELDS, run_tool, tool_specs
+from opensoc.families.investigation.tasks import INVESTIGATION_TASKS
+from opensoc.families.investigation.tools import (
+    MAX_OUTPUT_CHARS,
+    STORE_FIELDS,
+    run_tool,
+    tool_specs,
+)
 from opensoc.rubric import score_triage
 from opensoc.schema import IncidentParams
-from opensoc.families.investigation.tasks import INVESTIGATION_TASKS
 from opensoc.verifier import compute_ground_truth
 
 _SCRIPT = """

@@ -16,8 +16,8 @@ from datetime import datetime
 import pytest
 
 from opensoc.generator import generate, generate_from_template
-from opensoc.world.inventory import INVENTORY
 from opensoc.verifier import compute_ground_truth
+from opensoc.world.inventory import INVENTORY
 
 N_TRAIN, N_TEST, MIN_SUPPORT = 2000, 800, 15
 SLACK = 0.03

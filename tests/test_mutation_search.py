@@ -19,10 +19,10 @@ from pydantic import ValidationError
 
 from opensoc.adjudication.gate import adjudicate
 from opensoc.generator import TEMPLATES, generate_from_template
-from opensoc.world.inventory import INVENTORY
 from opensoc.rubric import score_incident
 from opensoc.schema import BENIGN_CATEGORIES, MALICIOUS_CATEGORIES
 from opensoc.verifier import CATEGORY_DEPICTIONS, Window
+from opensoc.world.inventory import INVENTORY
 
 _FMT = "%Y-%m-%dT%H:%M:%SZ"
 _PATH_FIELDS = ("process.executable", "process.parent.name", "winlog.event_data.TargetImage")

@@ -14,18 +14,18 @@ import pytest
 import yaml
 from conftest import REPO, free_port, wait_healthy
 
-from opensoc.service.runtime_plan import PLAN_PATH, plan_text
-from opensoc.families.e1.loading import EVALUATION_SUFFIX, E1SplitError, episode_rows
-from opensoc.families.e1.scoring import reward_range
 from opensoc.env import OpenSOCEnv
-from opensoc.families.e1.family import e1_dataset, e1_source
-from opensoc.families.triage.family import materialized_incident
 from opensoc.eval.investigate import run_investigations
 from opensoc.eval.runner import load_items
+from opensoc.families.e1.family import e1_dataset, e1_source
+from opensoc.families.e1.loading import EVALUATION_SUFFIX, E1SplitError, episode_rows
+from opensoc.families.e1.scoring import reward_range
+from opensoc.families.e1.tasks import E1_TASKS
+from opensoc.families.triage.family import materialized_incident
 from opensoc.rubric import DEFENDER_REWARD_RANGE
 from opensoc.schema import TRIAGE_ACTIONS
+from opensoc.service.runtime_plan import PLAN_PATH, plan_text
 from opensoc.tasks.catalog import CATALOG
-from opensoc.families.e1.tasks import E1_TASKS
 
 openenv = pytest.importorskip("openenv")
 from openenv.validation.runner import run_validation  # noqa: E402

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from opensoc.incidents.prompting import completion_text, format_triage_answer, parse_triage, triage_action, triage_answer
+from opensoc.incidents.prompting import (
+    completion_text,
+    format_triage_answer,
+    parse_triage,
+    triage_action,
+    triage_answer,
+)
 
 ANSWER = format_triage_answer("escalate", "L2-3", "exfil", 0.8)
 

@@ -14,12 +14,25 @@ from dataclasses import dataclass
 from typing import Callable
 
 import pytest
-from crafting import access, auth, conn, dns, email, encoded, files, group_add, http, incident, proc, reg
+from crafting import (
+    access,
+    auth,
+    conn,
+    dns,
+    email,
+    encoded,
+    files,
+    group_add,
+    http,
+    incident,
+    proc,
+    reg,
+)
 
 from opensoc.adjudication.gate import adjudicate
-from opensoc.world.inventory import DOMAIN_SID
 from opensoc.rubric import score_incident
 from opensoc.schema import TRIAGE_ACTIONS
+from opensoc.world.inventory import DOMAIN_SID
 
 WORD = "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE"
 PS = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"

@@ -13,10 +13,11 @@ import pytest
 from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
+
 from opensoc.adjudication import sigmahq as S
 from opensoc.generator import generate
 from opensoc.schema import Event
-from pydantic import TypeAdapter
 
 pytestmark = pytest.mark.slow  # loading the 3,754 rules and writing the corpus take several seconds
 

@@ -9,13 +9,13 @@ import pytest
 from conftest import ThreadedApp
 
 from opensoc.app_runtime import create_app
-from opensoc.tasks.frozen import HOLDOUT_PATH, INVESTIGATION_HOLDOUT_PATH
-from opensoc.tasks.seeds import TRAIN_SEEDS_PER_TASK, TRAIN_SEEDS_START
-from opensoc.generator import generate
-from opensoc.tasks.catalog import CATALOG
-from opensoc.tasks.registry import TASKS
 from opensoc.families.e1.tasks import E1_TASKS
 from opensoc.families.investigation.tasks import INVESTIGATION_TASKS
+from opensoc.generator import generate
+from opensoc.tasks.catalog import CATALOG
+from opensoc.tasks.frozen import HOLDOUT_PATH, INVESTIGATION_HOLDOUT_PATH
+from opensoc.tasks.registry import TASKS
+from opensoc.tasks.seeds import TRAIN_SEEDS_PER_TASK, TRAIN_SEEDS_START
 from opensoc.verifier import compute_ground_truth
 
 openenv = pytest.importorskip("openenv")

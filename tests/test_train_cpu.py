@@ -9,9 +9,9 @@ import sys
 import numpy as np
 
 from opensoc.eval.policies import make_policy
+from opensoc.eval.runner import load_items, run_policy, summarize
 from opensoc.incidents.features import DIM
 from opensoc.incidents.linear_policy import ARTIFACT
-from opensoc.eval.runner import load_items, run_policy, summarize
 from opensoc.train import cpu_attacker, cpu_defender
 
 

@@ -21,9 +21,9 @@ pytest.importorskip("peft")
 
 from tiny_lm import build_model, build_tokenizer, corpus  # noqa: E402
 
+from opensoc.families.investigation.tasks import INVESTIGATION_TASKS  # noqa: E402
 from opensoc.tasks.frozen import SFT_PATH  # noqa: E402
 from opensoc.train.config import CONFIG_DIR, StageConfig  # noqa: E402
-from opensoc.families.investigation.tasks import INVESTIGATION_TASKS  # noqa: E402
 
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
 TINY = dict(bf16=False, use_cpu=True, logging_steps=1, per_device_train_batch_size=2, lora=LORA)

@@ -16,7 +16,11 @@ from conftest import REPO, free_port, running_server, wait_healthy
 
 from opensoc.client import OpenSOCError
 from opensoc.families.triage.family import materialized_incident
-from opensoc.train.trl_env import CLOSE_TIMEOUT_S, OpenSOCDefenderEnv, OpenSOCInvestigatorEnv
+from opensoc.train.trl_env import (
+    CLOSE_TIMEOUT_S,
+    OpenSOCDefenderEnv,
+    OpenSOCInvestigatorEnv,
+)
 
 TOKEN = "lifecycle-token-0123456789"
 IDLE_S = "1"

@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from incident_helpers import rebuild
 
 from opensoc.generator import generate, generate_from_template
-from opensoc.world.inventory import INVENTORY
 from opensoc.tasks import task_names
-from opensoc.verifier import PLAUSIBILITY_CODES, RULES_BY_ID, VERDICT_RULES, check_plausibility, compute_ground_truth
-
-from incident_helpers import rebuild
+from opensoc.verifier import (
+    PLAUSIBILITY_CODES,
+    RULES_BY_ID,
+    VERDICT_RULES,
+    check_plausibility,
+    compute_ground_truth,
+)
+from opensoc.world.inventory import INVENTORY
 
 
 def _set(data, index, **fields):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opensoc.train.scratch_lm import TINY_SHAPE, build_tokenizer as _build_tokenizer
+from opensoc.train.scratch_lm import TINY_SHAPE, sft_texts
 from opensoc.train.scratch_lm import build_model as _build_model
-from opensoc.train.scratch_lm import sft_texts
+from opensoc.train.scratch_lm import build_tokenizer as _build_tokenizer
 
 
 def build_tokenizer(corpus: list[str], vocab_size: int = 1500):

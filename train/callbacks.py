@@ -13,6 +13,8 @@ import sys
 from tqdm import tqdm
 from transformers import TrainerCallback
 
+from ..eval.hf_policy import HFPolicy
+from ..eval.runner import load_items, run_policy, summarize
 from .config import StageConfig
 
 HOLDOUT_KEYS = ("accuracy", "mean_reward", "format_violation_rate", "n")
@@ -24,8 +26,6 @@ def evaluate_model(model, tokenizer, items: list[dict], max_new_tokens: int = 25
 
     ``HFPolicy`` generates in eval mode with left padding and gives the model's mode and the tokenizer's padding side
     back as they were, so a trainer can call this mid-run."""
-    from ..eval.hf_policy import HFPolicy
-    from ..eval.runner import run_policy, summarize
 
     policy = HFPolicy("in-training", loaded=(model, tokenizer), max_new_tokens=max_new_tokens, batch_size=batch_size)
     records = run_policy(policy, items, show_progress=show_progress)
@@ -83,7 +83,6 @@ def stage_callbacks(config: StageConfig) -> list[TrainerCallback]:
     if config.eval_every:
         if config.role != "defender":
             raise ValueError(f"eval_every evaluates on the triage hold-out; role {config.role!r} has none")
-        from ..eval.runner import load_items
 
         items = load_items("holdout", [config.task] if config.task else None, config.eval_limit)
         callbacks.append(HoldoutEvaluation(items, config.eval_every, config.eval_max_new_tokens, config.eval_batch_size))

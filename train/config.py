@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
+
+import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -121,13 +124,12 @@ class StageConfig:
             return self.bf16
         if self.resolved_use_cpu or not _cuda_available():
             return False
-        import torch
+        import torch  # optional heavy dependency: torch
 
         return torch.cuda.is_bf16_supported()
 
     @classmethod
     def load(cls, path: str | Path, **overrides) -> StageConfig:
-        import yaml
 
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         data.update({k: v for k, v in overrides.items() if v is not None})
@@ -135,14 +137,13 @@ class StageConfig:
 
 
 def _cuda_available() -> bool:
-    import torch
+    import torch  # optional heavy dependency: torch
 
     return torch.cuda.is_available()
 
 
 def stage_main(run, doc: str, argv: list[str] | None = None) -> None:
     """The command line shared by ``opensoc.train.sft`` and ``opensoc.train.grpo``: a config, with overrides."""
-    import argparse
 
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--config", required=True, help="a YAML file in train/configs/")

@@ -141,10 +141,10 @@ def train_attacker(config: AttackerTrainConfig | None = None, progress=None) -> 
 
 
 def plot_curve(log: AttackerLog, baseline: float, path: Path, defender: str = DEFAULT_DEFENDER_POLICY) -> None:
-    import matplotlib
+    import matplotlib  # optional heavy dependency: matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional heavy dependency: matplotlib
 
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     ax.plot(log.steps, log.mean_reward, label="training reward (evasion + novelty)", color="#7f8c8d")

@@ -109,10 +109,10 @@ def train_defender(config: DefenderTrainConfig | None = None, progress=None) -> 
 
 
 def plot_curve(log: TrainLog, path: Path, title: str = "CPU defender training") -> None:
-    import matplotlib
+    import matplotlib  # optional heavy dependency: matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional heavy dependency: matplotlib
 
     fig, ax = plt.subplots(figsize=(7.5, 4.1))
     ax.plot(log.steps, log.mean_reward, label="sampled actions (mean reward)", color="#7f8c8d")

@@ -13,16 +13,27 @@ from pathlib import Path
 
 from .config import StageConfig, stage_main
 from .datasets import attacker_dataset, grpo_dataset, investigation_dataset
-from .models import generation_args, lora_config, prepare_model, save_stage, trainer_args
+from .models import (
+    generation_args,
+    lora_config,
+    prepare_model,
+    save_stage,
+    trainer_args,
+)
+from .rewards import defender_reward
+from .trl_env import (
+    OpenSOCAttackerEnv,
+    OpenSOCDefenderEnv,
+    OpenSOCInvestigatorEnv,
+    attacker_outcome_rates,
+)
 
 
 def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
     """Train one stage and save its adapter (the model with ``finetune: full``) and metrics to ``config.output_dir``."""
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig, GRPOTrainer  # optional heavy dependency: trl
 
-    from .callbacks import stage_callbacks
-    from .rewards import defender_reward
-    from .trl_env import OpenSOCAttackerEnv, OpenSOCDefenderEnv, OpenSOCInvestigatorEnv, attacker_outcome_rates
+    from .callbacks import stage_callbacks  # optional heavy dependency: pulls in transformers
 
     model, tokenizer = prepare_model(config, model, tokenizer)
     weights = None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
+
 from .config import StageConfig
 
 
@@ -10,7 +14,7 @@ def lora_config(config: StageConfig):
     brought a trainable adapter."""
     if config.finetune == "full" or config.init_adapter:
         return None
-    from peft import LoraConfig
+    from peft import LoraConfig  # optional heavy dependency: peft
 
     return LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
                       target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
@@ -20,14 +24,14 @@ def load_model(config: StageConfig):
     """(model, tokenizer) for ``config``: the base model, with ``init_adapter`` loaded trainable when given."""
     if config.use_unsloth:
         try:
-            from unsloth import FastLanguageModel
+            from unsloth import FastLanguageModel  # optional heavy dependency: unsloth
         except ImportError:
             raise SystemExit("use_unsloth is set but unsloth is not installed (pip install unsloth)") from None
         model, tokenizer = FastLanguageModel.from_pretrained(config.init_adapter or config.base_model,
                                                              max_seq_length=config.max_length, load_in_4bit=False)
         return model, tokenizer
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # optional heavy dependency: torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # optional heavy dependency: transformers
 
     dtype = torch.bfloat16 if config.resolved_bf16 else torch.float32
     model = AutoModelForCausalLM.from_pretrained(config.base_model, dtype=dtype)
@@ -48,7 +52,7 @@ def attach_adapter(model, config: StageConfig):
     """``model`` with ``config.init_adapter`` loaded trainable on top (unchanged when there is none)."""
     if not config.init_adapter:
         return model
-    from peft import PeftModel
+    from peft import PeftModel  # optional heavy dependency: peft
 
     return PeftModel.from_pretrained(model, config.init_adapter, is_trainable=True)
 
@@ -56,8 +60,6 @@ def attach_adapter(model, config: StageConfig):
 def save_stage(trainer, output_dir: str):
     """Save the trained adapter (the whole model and its tokenizer with ``finetune: full``) and TRL's log
     (``metrics.json``, with any hold-out evaluations) to ``output_dir``; returns its path."""
-    import json
-    from pathlib import Path
 
     out = Path(output_dir)
     trainer.save_model(str(out))
@@ -79,7 +81,6 @@ def generation_args(config: StageConfig) -> dict:
     vLLM installed and then passes the stage's ``vllm`` settings."""
     if not config.use_vllm:
         return {"use_vllm": False}
-    import importlib.util
 
     if importlib.util.find_spec("vllm") is None:
         raise SystemExit("use_vllm is set but vLLM is not installed: pip install -e '.[train-vllm]' (needs CUDA)")

@@ -12,10 +12,24 @@ holding a real incident from each template. TRL's GRPO never truncates a prompt,
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 from pathlib import Path
 
+from tqdm import tqdm
+
+from ..env import OpenSOCEnv
+from ..generator import TEMPLATES_BY_NAME, generate_from_template
 from .config import CONFIG_DIR, StageConfig
+from .datasets import GRPO_SEEDS_START, sft_dataset
+from .trl_env import (
+    ATTACKER_INSTRUCTIONS,
+    DEFENDER_INSTRUCTIONS,
+    INVESTIGATOR_INSTRUCTIONS,
+    OpenSOCAttackerEnv,
+    OpenSOCDefenderEnv,
+    OpenSOCInvestigatorEnv,
+)
 
 
 def _stats(lengths: list[int]) -> dict:
@@ -34,7 +48,6 @@ def _rendered(tokenizer, messages: list[dict], tools: list | None = None, genera
 
 def _tools(env_class) -> list:
     """The role's public methods as TRL passes them to the chat template: bound, so ``self`` is not a parameter."""
-    import inspect
 
     env = object.__new__(env_class)  # no connection: only the methods' signatures and docstrings are read
     names = [n for n, _ in inspect.getmembers(env_class, inspect.isfunction)
@@ -44,10 +57,6 @@ def _tools(env_class) -> list:
 
 def grpo_prompt_lengths(tokenizer, config: StageConfig, n: int) -> list[int]:
     """The rendered prompt length of each of the stage's first ``n`` training rows."""
-    from ..env import OpenSOCEnv
-    from .datasets import GRPO_SEEDS_START
-    from .trl_env import (ATTACKER_INSTRUCTIONS, DEFENDER_INSTRUCTIONS, INVESTIGATOR_INSTRUCTIONS, OpenSOCAttackerEnv,
-                          OpenSOCDefenderEnv, OpenSOCInvestigatorEnv)
 
     seeds = range(GRPO_SEEDS_START, GRPO_SEEDS_START + n)
     mode = "attacker_only" if config.role == "attacker" else "defender_only"
@@ -63,7 +72,6 @@ def grpo_prompt_lengths(tokenizer, config: StageConfig, n: int) -> list[int]:
 
 def sft_row_lengths(tokenizer, limit: int | None = None) -> list[int]:
     """The rendered length of each SFT row, prompt and answer, as SFT's ``max_length`` counts it."""
-    from .datasets import sft_dataset
 
     return [_rendered(tokenizer, row["prompt"] + row["completion"], generation_prompt=False)
             for row in sft_dataset(limit)]
@@ -72,7 +80,6 @@ def sft_row_lengths(tokenizer, limit: int | None = None) -> list[int]:
 def attacker_answer_lengths(tokenizer, task: str) -> list[int]:
     """Tokens of a ``craft_incident`` tool call holding a real incident of ``task`` from each template (three seeds
     each), as the model writes it."""
-    from ..generator import TEMPLATES_BY_NAME, generate_from_template
 
     calls = [json.dumps({"name": "craft_incident", "arguments": {
         "incident_json": generate_from_template(name, seed, task).model_dump_json(exclude_none=True)}})
@@ -96,8 +103,7 @@ def measure(tokenizer, n: int, configs: list[Path] | None = None, progress=None)
 
 
 def main(argv: list[str] | None = None) -> None:
-    from tqdm import tqdm
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # optional heavy dependency: transformers
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenizer", required=True, help="a Hub name or local folder with a chat template")

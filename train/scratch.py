@@ -25,7 +25,21 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .scratch_lm import ModelShape, TINY_SHAPE, build_model, build_tokenizer, parameter_count, sft_texts
+import numpy as np
+
+from ..eval.runner import load_items
+from ..tasks.frozen import SFT_PATH
+from .config import StageConfig
+from .grpo import run_grpo
+from .scratch_lm import (
+    TINY_SHAPE,
+    ModelShape,
+    build_model,
+    build_tokenizer,
+    parameter_count,
+    sft_texts,
+)
+from .sft import run_sft
 
 POINTS = ("before_sft", "after_sft", "after_grpo")
 POINT_LABELS = {"before_sft": "before SFT (random init)", "after_sft": "after SFT", "after_grpo": "after GRPO"}
@@ -77,7 +91,6 @@ class ScratchConfig:
 
 def _stage(config: ScratchConfig, kind: str, out: Path, **kwargs):
     """A ``StageConfig`` for one phase: full fine-tuning of the in-memory model, with the hold-out callback."""
-    from .config import StageConfig
 
     use_cpu = None if config.device == "auto" else config.device == "cpu"
     return StageConfig(name=f"scratch_{kind}", kind=kind, output_dir=str(out / "models" / kind), finetune="full",
@@ -105,7 +118,6 @@ def grpo_stage(config: ScratchConfig, out: Path):
 def paired_bootstrap(before: list[float], after: list[float], resamples: int, seed: int) -> dict:
     """Mean of ``after - before`` over paired items, with the 2.5th and 97.5th percentiles of that mean over
     ``resamples`` resamplings of the items (with replacement)."""
-    import numpy as np
 
     if len(before) != len(after) or not before:
         raise ValueError("a paired difference needs two equally long, non-empty lists")
@@ -134,10 +146,10 @@ def plot_phase(log: list[dict], title: str, train_key: str, train_label: str, pa
                extra_key: str | None = None, extra_label: str = "") -> None:
     """Two panels: the trainer's own signal (``train_key``, optionally ``extra_key``) by step, and the hold-out's
     accuracy, format-violation rate and mean reward at each evaluation."""
-    import matplotlib
+    import matplotlib  # optional heavy dependency: matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional heavy dependency: matplotlib
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     left.plot(*train_curve(log, train_key), label=train_label)
@@ -177,7 +189,7 @@ def _items(n: int) -> str:
 
 
 def _machine() -> dict:
-    import torch
+    import torch  # optional heavy dependency: torch
 
     return {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "cuda": torch.cuda.is_available(),
             "platform": platform.platform(), "load_average": list(os.getloadavg())}
@@ -185,11 +197,7 @@ def _machine() -> dict:
 
 def run_scratch(config: ScratchConfig, out: Path, show_progress: bool = True) -> dict:
     """Run the four steps above into ``out`` and return what ``results.json`` holds."""
-    from ..tasks.frozen import SFT_PATH
-    from ..eval.runner import load_items
-    from .callbacks import evaluate_model
-    from .grpo import run_grpo
-    from .sft import run_sft
+    from .callbacks import evaluate_model  # optional heavy dependency: pulls in transformers
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     out.mkdir(parents=True, exist_ok=True)

@@ -50,9 +50,9 @@ def build_tokenizer(corpus: list[str], vocab_size: int = 4096, chat_template: st
     """A byte-level BPE of ``vocab_size`` tokens trained on ``corpus`` (about a second on the SFT set), as a
     transformers tokenizer with ``chat_template`` (``qwen3`` or ``qwen2.5``); byte-level, so any text encodes without
     unknown tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-    from trl import chat_template_utils
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # optional heavy dependency: tokenizers
+    from transformers import PreTrainedTokenizerFast  # optional heavy dependency: transformers
+    from trl import chat_template_utils  # optional heavy dependency: trl
 
     templates = {"qwen3": chat_template_utils.qwen3_chat_template, "qwen2.5": chat_template_utils.qwen2_5_chat_template}
     if chat_template not in templates:
@@ -73,8 +73,8 @@ def build_tokenizer(corpus: list[str], vocab_size: int = 4096, chat_template: st
 def build_model(tokenizer, shape: ModelShape = ModelShape(), seed: int = 0):
     """A randomly initialised ``Qwen3ForCausalLM`` of ``shape`` over ``tokenizer``'s vocabulary, float32, with tied
     input and output embeddings (at this size the embedding is most of the parameters)."""
-    import torch
-    from transformers import Qwen3Config, Qwen3ForCausalLM
+    import torch  # optional heavy dependency: torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM  # optional heavy dependency: transformers
 
     torch.manual_seed(seed)
     config = Qwen3Config(vocab_size=len(tokenizer), **asdict(shape), pad_token_id=tokenizer.pad_token_id,

@@ -37,9 +37,9 @@ def rows_that_fit(dataset, tokenizer, max_length: int | None):
 def run_sft(config: StageConfig, model=None, tokenizer=None, limit: int | None = None) -> Path:
     """Train and save the adapter (or, with ``finetune: full``, the model); ``model``/``tokenizer`` may be passed in
     (a model built locally, as ``opensoc train scratch`` and the tests do)."""
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig, SFTTrainer  # optional heavy dependency: trl
 
-    from .callbacks import stage_callbacks
+    from .callbacks import stage_callbacks  # optional heavy dependency: pulls in transformers
 
     model, tokenizer = prepare_model(config, model, tokenizer)
     args = SFTConfig(**trainer_args(config), max_length=config.max_length, completion_only_loss=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .audit import one_class_purpose, rate_measured, shortcut_audit, shortcut_notes
 from .flows import FlowRecord, LabeledFlow, content_hash, render_question
+from .readers import read_cic, read_iot23, read_unsw
 
 IOT23_FILE = "iot23-train-dev-test-v1.jsonl"
 CIC_FILE = "cic-ids-2017-ood-v1.jsonl"
@@ -186,7 +187,6 @@ def build_e1(*, iot23: Sequence[Path], unsw: Sequence[Path] = (), unsw_features:
              cic: Sequence[Path] = (), out: Path, seed: int = 42, iot23_rows: int = 1800, ood_rows: int = 600,
              match_ports: bool = True, allow_unmatched: bool = False, progress=None) -> dict:
     """Read, dedup, sample, split, audit and write; returns the manifest (also written to ``out``)."""
-    from .readers import read_cic, read_iot23, read_unsw
 
     out.mkdir(parents=True, exist_ok=True)
     inputs: list[tuple[str, Path]] = []

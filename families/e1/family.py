@@ -23,10 +23,32 @@ from ...models import FieldError, Grade, InvalidParameterError, Observation
 from ...rubric import normalized
 from ...schema import StrictModel
 from ...tasks.entries import SplitSource, SplitType, TaskEntry
-from ..base import Episode, Family, Option, ResetRequest, TaskInfo, check_choice, refuse_options
+from ..base import (
+    Episode,
+    Family,
+    Option,
+    ResetRequest,
+    TaskInfo,
+    check_choice,
+    refuse_options,
+)
 from ..runs import AttackerRun
-from .loading import DATASET_SOURCES, EVALUATION_SUFFIX, E1Dataset, E1SplitError, episode_rows, load_task_dataset
-from .scoring import MAX_COMPLETION, SYSTEM_PROMPT, E1Score, reward_range, score_compat, score_default
+from .loading import (
+    DATASET_SOURCES,
+    EVALUATION_SUFFIX,
+    E1Dataset,
+    E1SplitError,
+    episode_rows,
+    load_task_dataset,
+)
+from .scoring import (
+    MAX_COMPLETION,
+    SYSTEM_PROMPT,
+    E1Score,
+    reward_range,
+    score_compat,
+    score_default,
+)
 from .tasks import E1_TASKS
 
 E1_SCORING = ("default", "compat")

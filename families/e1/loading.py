@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,7 @@ def _hub(name: str) -> tuple[list[dict], str]:
     if not repo:
         raise E1DataError("E1_HF_REPO is not set")
     try:
-        import datasets  # optional: pip install 'opensoc[hub]'
+        import datasets  # optional heavy dependency (datasets): pip install 'opensoc[hub]'
     except ImportError:
         raise E1DataError("the 'datasets' package is not installed (pip install 'opensoc[hub]')") from None
     try:
@@ -155,7 +156,6 @@ def _hub(name: str) -> tuple[list[dict], str]:
 
 def synthetic_rows(name: str, n: int = SYNTHETIC_ROWS, seed: int = 0) -> list[dict]:
     """Rows shaped like ``name``'s: train/dev/test splits for the IoT-23 file, 'ood' for the others."""
-    import random
 
     flows = synthetic_flows(n, seed)
     splits = assign_splits(flows, random.Random(f"e1-synthetic-splits:{seed}")) if name == IOT23_FILE else ["ood"] * n

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from .loading import DatasetSource
 from .scoring import SYSTEM_PROMPT
-from .verifiers_env import e1_rows, score_completion
+from .verifiers_rows import e1_rows, score_completion
 
 
 class E1TasksetConfig(vf.TasksetConfig):

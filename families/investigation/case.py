@@ -24,11 +24,12 @@ from functools import lru_cache
 
 from pydantic import Field, TypeAdapter
 
-from ...incidents.alerting import materialize_alert
 from ...generator import generate, seed_material
+from ...incidents.alerting import materialize_alert
 from ...schema import Event, IncidentParams, Severity, StrictModel
 from ...verifier import GroundTruth, compute_ground_truth
 from .store import LogStore
+from .tasks import INVESTIGATION_TASKS
 from .world import build_store_events
 
 _EVENTS = TypeAdapter(list[Event])
@@ -111,7 +112,6 @@ def _without_interference(incident: IncidentParams, background: list) -> list:
 @lru_cache(maxsize=CASE_CACHE_SIZE)
 def build_case(task: str, seed: int) -> Case:
     """The case for an investigation task and seed (built once per process; cases are immutable)."""
-    from .tasks import INVESTIGATION_TASKS
 
     spec = INVESTIGATION_TASKS[task]
     incident = generate(spec.curriculum_task, seed)
@@ -145,7 +145,6 @@ def planted_case(key: CaseKey, params: IncidentParams) -> Case:
         if case is not None:
             _planted.move_to_end(key)
             return case
-    from .tasks import INVESTIGATION_TASKS
 
     spec = INVESTIGATION_TASKS[key.task]
     case = plant(params, stage=spec.stage, hours=spec.store_hours, target_size=spec.store_events,

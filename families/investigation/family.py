@@ -28,7 +28,15 @@ from ...tasks.frozen import load_investigation_holdout
 from ..base import Episode, McpTool, Option, ResetRequest, TaskInfo
 from ..roles import IncidentEpisode, IncidentGrade, IncidentObservation, TwoRoleFamily
 from ..runs import AttackerRun
-from .case import Case, CaseAlert, CaseKey, build_case, case_for, craft_digest, planted_case
+from .case import (
+    Case,
+    CaseAlert,
+    CaseKey,
+    build_case,
+    case_for,
+    craft_digest,
+    planted_case,
+)
 from .investigator import scripted_investigator
 from .tasks import INVESTIGATION_TASKS, InvestigationTaskSpec
 from .tools import TOOL_ARGS, run_tool, tool_specs

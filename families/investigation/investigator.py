@@ -20,8 +20,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from ...incidents.alerting import materialize_alert
 from ...incidents.defenders import analyst
-from ...world.inventory import is_internal_ip
 from ...schema import Event, IncidentParams, SubmitTriage, parse_timestamp
+from ...world.inventory import is_internal_ip
 from .case import CaseAlert
 
 ToolCall = Callable[[str, dict], str]

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import get_args
 
-from ...world.inventory import canonical_host_name, canonical_user_name
 from ...schema import Event, parse_timestamp
+from ...world.inventory import canonical_host_name, canonical_user_name
 from .query import Term, term_holds
 
 _EVENT_CLASSES = get_args(get_args(Event)[0])

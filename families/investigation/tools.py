@@ -12,14 +12,15 @@ the call. Every log id an output shows is reported in ``ToolResult.log_ids``: th
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
 
-from ...world.inventory import INVENTORY, PRIVILEGED_GROUPS, is_internal_ip
 from ...schema import Event, Name, ProcessStart, StrictModel, Timestamp, parse_timestamp
+from ...world.inventory import INVENTORY, PRIVILEGED_GROUPS, is_internal_ip
 from .query import MAX_QUERY_CHARS, QueryError, parse_query
 from .store import FIELDS, LogStore
 
@@ -144,7 +145,6 @@ def _lookup_host(a: LookupHostArgs) -> ToolResult:
 
 
 def _is_ip(text: str) -> bool:
-    import ipaddress
 
     try:
         ipaddress.ip_address(text)

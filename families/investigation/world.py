@@ -18,7 +18,15 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from ...generator import _ADMIN_SCRIPTS, _FILE_STEMS, _SUBJECTS, _USER_AGENTS, Scene
+from ...generator import (
+    ADMIN_SCRIPTS,
+    FILE_STEMS,
+    MAIL_SUBJECTS,
+    USER_AGENTS,
+    Scene,
+    installer_activity,
+    update_download_activity,
+)
 from ...world.inventory import EMAIL_DOMAIN, INVENTORY, KNOWN_GOOD_SERVICES, Host
 
 # Ordinary sites people visit; one background visit pattern never repeats a site more than twice per host.
@@ -71,7 +79,7 @@ class _Background:
         for _ in range(self.rng.randint(1, 4)):
             app, ext = self.rng.choice(_OFFICE_APPS)
             exe = f"{_OFFICE_DIR}\\{app}"
-            doc = f"C:\\Users\\{user}\\Documents\\{self.rng.choice(_FILE_STEMS)}.{ext}"
+            doc = f"C:\\Users\\{user}\\Documents\\{self.rng.choice(FILE_STEMS)}.{ext}"
             when = self.t()
             self.add(s.proc(when, ws, user, app, f'"{exe}" /n "{doc}"', executable=exe))
             count = self.rng.randint(1, 6)
@@ -95,7 +103,7 @@ class _Background:
                 when = self.t()
                 self.add(s.dns(when, ws, site), s.http(when + 1, ws, ws.owner, ip, site, self.rng.choice(("/", "/index.html", "/search", "/docs/", "/api/v1/items")),
                                                        sent=self.rng.randint(200, 4000), recv=self.rng.randint(2_000, 600_000),
-                                                       agent=self.rng.choice(_USER_AGENTS[:2])))
+                                                       agent=self.rng.choice(USER_AGENTS[:2])))
 
     def file_share(self, ws: Host) -> None:
         fs = INVENTORY.host("FILE01")
@@ -110,8 +118,8 @@ class _Background:
                 sender, attachment = f"{self.rng.choice(_INTERNAL_SENDERS)}@{EMAIL_DOMAIN}", None
             else:
                 sender = self.rng.choice(_VENDOR_SENDERS)
-                attachment = self.rng.choice((None, f"{self.rng.choice(_FILE_STEMS)}.pdf"))
-            subject = self.rng.choice(_SUBJECTS).format(n=self.rng.randint(1000, 99999), stem=self.rng.choice(_FILE_STEMS))
+                attachment = self.rng.choice((None, f"{self.rng.choice(FILE_STEMS)}.pdf"))
+            subject = self.rng.choice(MAIL_SUBJECTS).format(n=self.rng.randint(1000, 99999), stem=self.rng.choice(FILE_STEMS))
             self.add(s.email(self.t(), user, sender, subject, attachment=attachment, link=None, spf="pass", dmarc="pass"))
 
     # ------------------------------------------------------------------ machines at work
@@ -133,9 +141,8 @@ class _Background:
                                      recv=self.rng.randint(2_000, 900_000)))
 
     def updates(self, host: Host) -> None:
-        from ...generator import _installer, _update_download
 
-        for ev in _update_download(self.scene, host) + (_installer(self.scene, host) if self.rng.random() < 0.4 else []):
+        for ev in update_download_activity(self.scene, host) + (installer_activity(self.scene, host) if self.rng.random() < 0.4 else []):
             ev["timestamp"] = self.scene.ts(self.t())
             self.add(ev)
 
@@ -183,7 +190,7 @@ class _Background:
         t = self.t()
         self.add(s.auth(t, jump, admin, own.ip, "success", logon_type=10))
         target = self.rng.choice(INVENTORY.hosts_with_role("server", "critical"))
-        script = self.rng.choice(_ADMIN_SCRIPTS).format(srv=target.name)
+        script = self.rng.choice(ADMIN_SCRIPTS).format(srv=target.name)
         self.add(s.proc(t + 60, jump, admin, "powershell.exe", f"powershell.exe -NoProfile -EncodedCommand {s.encoded(script)}",
                         parent="mmc.exe"))
         if self.rng.random() < 0.5:

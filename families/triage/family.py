@@ -13,10 +13,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from ...generator import generate
 from ...incidents.alerting import materialize_alert
 from ...incidents.defenders import DEFENDER_POLICIES
 from ...incidents.prompting import defender_prompt
-from ...generator import generate
 from ...rubric import DefenderScore, score_triage
 from ...schema import Alert, IncidentParams, SubmitTriage
 from ...tasks.entries import SplitSource, TaskEntry

@@ -13,12 +13,12 @@ from typing import Any
 import jsonschema
 import pytest
 from fastapi.testclient import TestClient
+from support.toy_family import DiceFamily
 
 from opensoc.app_runtime import create_app
 from opensoc.env import OpenSOCEnv
 from opensoc.families import registry
 from opensoc.models import EpisodeOverError, InvalidActionError, InvalidParameterError
-from support.toy_family import DiceFamily
 
 # For each family: a task, a reset option it takes with a valid value, and a legal action for its first observation.
 PLAYS: dict[str, tuple[str, dict[str, Any], Callable[[dict], dict]]] = {
@@ -57,6 +57,9 @@ class InProcess:
     def __init__(self) -> None:
         self.env = OpenSOCEnv()
 
+    def close(self) -> None:
+        self.env.close()
+
     def reset(self, **kwargs: Any) -> dict:
         return self.env.reset(**kwargs).model_dump(mode="json")
 
@@ -70,6 +73,9 @@ class InProcess:
 class OverHttp:
     def __init__(self, client: TestClient) -> None:
         self.client, self.episode_id = client, None
+
+    def close(self) -> None:
+        pass
 
     def _ok(self, response) -> dict:
         if response.status_code >= 400:
@@ -94,7 +100,11 @@ class OverHttp:
 
 class OverWebSocket:
     def __init__(self, client: TestClient) -> None:
-        self.ws = client.websocket_connect("/ws").__enter__()
+        self._connection = client.websocket_connect("/ws")
+        self.ws = self._connection.__enter__()
+
+    def close(self) -> None:
+        self._connection.__exit__(None, None, None)
 
     def _send(self, message: dict) -> dict:
         self.ws.send_json(message)
@@ -121,11 +131,25 @@ class OverWebSocket:
 TRANSPORTS = {"in_process": lambda client: InProcess(), "http": OverHttp, "ws": OverWebSocket}
 
 
+@pytest.fixture
+def opened(client) -> Iterator[Callable[[str], Any]]:
+    """Opens transports by name and closes every one it opened (a WebSocket left open holds the app's shutdown)."""
+    made: list[Any] = []
+
+    def open_(name: str) -> Any:
+        made.append(TRANSPORTS[name](client))
+        return made[-1]
+
+    yield open_
+    for transport in made:
+        transport.close()
+
+
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
 @pytest.mark.parametrize("family", _families())
-def test_family_contract(client, family, transport):
+def test_family_contract(client, opened, family, transport):
     task, options, play = PLAYS[family]
-    t = TRANSPORTS[transport](client)
+    t = opened(transport)
     schema = client.get("/schema").json()
 
     first = t.reset(task=task, seed=5, **options)
@@ -156,9 +180,9 @@ def test_family_contract(client, family, transport):
 
 
 @pytest.mark.parametrize("family", _families())
-def test_the_same_task_and_seed_give_the_same_episode_everywhere(client, family):
+def test_the_same_task_and_seed_give_the_same_episode_everywhere(opened, family):
     task, options, _ = PLAYS[family]
-    seen = [TRANSPORTS[name](client).reset(task=task, seed=11, **options) for name in TRANSPORTS]
+    seen = [opened(name).reset(task=task, seed=11, **options) for name in TRANSPORTS]
     assert all({k: v for k, v in s.items() if k != "episode_id"} == {k: v for k, v in seen[0].items()
                                                                    if k != "episode_id"} for s in seen)
 

@@ -13,7 +13,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from opensoc.families.base import Episode, Family, Option, ResetRequest, TaskInfo, refuse_options
+from opensoc.families.base import (
+    Episode,
+    Family,
+    Option,
+    ResetRequest,
+    TaskInfo,
+    refuse_options,
+)
 from opensoc.families.runs import AttackerRun
 from opensoc.models import FieldError, Grade, InvalidParameterError, Observation
 
