@@ -19,8 +19,9 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
+from .parsing.timestamps import format_timestamp, parse_timestamp
 from .schema import CATEGORIES, TRIAGE_ACTIONS, IncidentParams, TriageAction
 from .tasks.registry import TaskSpec, get_task
 from .world.inventory import (
@@ -34,7 +35,7 @@ from .world.inventory import (
     Host,
 )
 
-EPOCH = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday; incidents fall in the 26 weeks after it
+EPOCH = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; incidents fall in the 26 weeks after it
 
 # ------------------------------------------------------------------------ neutral pools
 
@@ -94,7 +95,7 @@ class Scene:
         return seq[self.rng.randrange(len(seq))]
 
     def ts(self, offset_s: float) -> str:
-        return (self.t0 + timedelta(seconds=round(offset_s))).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_timestamp(self.t0 + timedelta(seconds=round(offset_s)))
 
     def external_ip(self) -> str:
         while True:
@@ -924,7 +925,7 @@ DECOYS: tuple[Builder, ...] = (
                       f"notepad.exe \"C:\\Users\\{h.owner}\\Documents\\{s.pick(_TECHNIQUE_NOTES)}.txt\"")],
     lambda s: [s.proc(0, (h := s.workstation()), h.owner, "findstr.exe",
                       f"findstr.exe /s /i \"{s.pick(_TECHNIQUE_SEARCHES)}\" C:\\Users\\{h.owner}\\Documents\\*.log", parent="cmd.exe")],
-    lambda s: [s.proc(0, (h := s.host("server")), "SYSTEM", "cmd.exe",
+    lambda s: [s.proc(0, s.host("server"), "SYSTEM", "cmd.exe",
                       f"cmd.exe /c echo nightly maintenance & rem {s.pick(_TECHNIQUE_SEARCHES)} is blocked by policy",
                       parent="svchost.exe")],
 )
@@ -946,14 +947,13 @@ def _start_time(rng: random.Random) -> datetime:
     return EPOCH + timedelta(days=day, hours=hour, minutes=rng.randrange(60), seconds=rng.randrange(60))
 
 
-_TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # The span of a multi-event window is drawn log-uniformly from this range, the same way for every template and
 # label, so how long a window lasts says nothing about what it holds.
 WINDOW_SPAN_S = (120.0, 8 * 3600.0)
 
 
 def _offset(scene: Scene, ev: dict) -> float:
-    return (datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00")) - scene.t0).total_seconds()
+    return (parse_timestamp(ev["timestamp"]) - scene.t0).total_seconds()
 
 
 def _lay_out(scene: Scene, events: list[dict], extras: list[list[dict]]) -> list[dict]:
@@ -966,7 +966,7 @@ def _lay_out(scene: Scene, events: list[dict], extras: list[list[dict]]) -> list
     base = [_offset(scene, e) for e in events]
     lo, hi = min(base), max(base)
     width = hi - lo if hi > lo else 1800.0
-    placed = list(zip(base, events))
+    placed = list(zip(base, events, strict=True))
     for group in extras:
         anchor = lo + scene.rng.random() * width
         first = min(_offset(scene, e) for e in group)
@@ -1051,9 +1051,9 @@ def rematerialize(params: IncidentParams, spec: TaskSpec, action: str, rng: rand
     verdict as its label and no narrative. Nothing about it says it was crafted rather than generated."""
     scene = Scene(rng, _start_time(rng))
     events = [e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in params.events]
-    first = min(datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in events)
+    first = min(parse_timestamp(e["timestamp"]) for e in events)
     for ev in events:  # onto the scene's clock, whole seconds, order kept
-        offset = (datetime.fromisoformat(ev["timestamp"].replace("Z", "+00:00")) - first).total_seconds()
+        offset = (parse_timestamp(ev["timestamp"]) - first).total_seconds()
         ev["timestamp"] = scene.ts(offset)
         scene.used_hosts.add(ev["host"])
     return _assemble(scene, spec, params.category, action, events)

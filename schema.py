@@ -116,11 +116,6 @@ Timestamp = Annotated[
 IPAddress = Annotated[str, StringConstraints(max_length=45), AfterValidator(_check_ip)]
 
 
-def parse_timestamp(value: str) -> datetime:
-    """Parse an OpenSOC timestamp (UTC ISO-8601 ending in ``Z``) into an aware datetime."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 class StrictModel(BaseModel):
     """Base for every OpenSOC model: closed, uncoerced, serialised by its dotted names."""
 

@@ -31,7 +31,7 @@ def main() -> None:
     from opensoc.families.investigation.case import build_case
     from opensoc.families.investigation.tasks import INVESTIGATION_TASKS
     from opensoc.families.investigation.tools import run_tool
-    from opensoc.schema import parse_timestamp
+    from opensoc.parsing.timestamps import format_timestamp, parse_timestamp
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20)
@@ -48,8 +48,8 @@ def main() -> None:
             sizes.append(len(case.store))
             index.append(_ms(lambda: run_tool(case.store, "search", {"query": "log_id=none"})))
             t = parse_timestamp(case.alert.time)
-            hour = {"start": (t - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "end": (t + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            hour = {"start": format_timestamp(t - timedelta(minutes=30)),
+                    "end": format_timestamp(t + timedelta(minutes=30))}
             calls = {"search_host_hour": ("search", {"host": case.alert.host, "limit": 50, **hour}),
                      "search_text": ("search", {"query": "powershell", "limit": 50}),
                      "count": ("count", {"query": "event_type=network_connection", "by": "destination.ip"}),

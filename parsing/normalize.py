@@ -39,7 +39,6 @@ from ..schema import (
     ProcessAccess,
     ProcessStart,
     RegistrySet,
-    parse_timestamp,
 )
 from ..world.inventory import (
     INVENTORY,
@@ -55,6 +54,7 @@ from .commandline import (
     parse_command_line,
     split_argv,
 )
+from .timestamps import parse_timestamp
 
 # Windows environment variables that name folders, as a Windows 11 / Server 2022 default install sets them;
 # ``{user}`` is the account the event runs as.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timedelta, timezone
 
+from opensoc.parsing.timestamps import format_timestamp
 from opensoc.schema import IncidentParams
 from opensoc.world.inventory import INVENTORY
 
@@ -12,7 +13,7 @@ T0 = datetime(2026, 5, 4, 10, 0, 0, tzinfo=timezone.utc)
 
 
 def ts(offset_s: float) -> str:
-    return (T0 + timedelta(seconds=offset_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_timestamp(T0 + timedelta(seconds=offset_s))
 
 
 def encoded(script: str) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from datetime import datetime
 
 import pytest
 
 from opensoc.generator import generate, generate_from_template
+from opensoc.parsing.timestamps import parse_timestamp
 from opensoc.verifier import compute_ground_truth
 from opensoc.world.inventory import INVENTORY
 
@@ -30,7 +30,7 @@ REPLAY_POOL = {action: tuple(generate_from_template(t, s, task="stage2_multi") f
 
 
 def _features(params) -> dict:
-    times = [datetime.fromisoformat(e.timestamp.replace("Z", "+00:00")) for e in params.events]
+    times = [parse_timestamp(e.timestamp) for e in params.events]
     span = (max(times) - min(times)).total_seconds()
     n = len(params.events)
     return {

@@ -20,7 +20,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from ...incidents.alerting import materialize_alert
 from ...incidents.defenders import analyst
-from ...schema import Event, IncidentParams, SubmitTriage, parse_timestamp
+from ...parsing.timestamps import format_timestamp, parse_timestamp
+from ...schema import Event, IncidentParams, SubmitTriage
 from ...world.inventory import is_internal_ip
 from .case import CaseAlert
 
@@ -39,8 +40,7 @@ def _events(text: str) -> list[dict]:
 def scripted_investigator(alert: CaseAlert, call: ToolCall, budget: int) -> SubmitTriage:
     """Pivot from the alert's host, account and outside addresses; triage the retrieved events with the playbook."""
     t = parse_timestamp(alert.time)
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    around = {"start": (t - WINDOW).strftime(fmt), "end": (t + WINDOW).strftime(fmt)}
+    around = {"start": format_timestamp(t - WINDOW), "end": format_timestamp(t + WINDOW)}
     plan: list[tuple[str, dict]] = [("search", {"host": alert.host, "limit": 50, **around})]
     if alert.user:
         plan.append(("search", {"user": alert.user, "limit": 50, **around}))

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import get_args
 
-from ...schema import Event, parse_timestamp
+from ...parsing.timestamps import parse_timestamp
+from ...schema import Event
 from ...world.inventory import canonical_host_name, canonical_user_name
 from .query import Term, term_holds
 

@@ -19,7 +19,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
 
-from ...schema import Event, Name, ProcessStart, StrictModel, Timestamp, parse_timestamp
+from ...parsing.timestamps import parse_timestamp
+from ...schema import Event, Name, ProcessStart, StrictModel, Timestamp
 from ...world.inventory import INVENTORY, PRIVILEGED_GROUPS, is_internal_ip
 from .query import MAX_QUERY_CHARS, QueryError, parse_query
 from .store import FIELDS, LogStore

@@ -16,7 +16,7 @@ Determinism: everything is drawn from the ``random.Random`` passed in, in a fixe
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 from ...generator import (
     ADMIN_SCRIPTS,
@@ -27,6 +27,7 @@ from ...generator import (
     installer_activity,
     update_download_activity,
 )
+from ...parsing.timestamps import parse_timestamp
 from ...world.inventory import EMAIL_DOMAIN, INVENTORY, KNOWN_GOOD_SERVICES, Host
 
 # Ordinary sites people visit; one background visit pattern never repeats a site more than twice per host.
@@ -202,7 +203,7 @@ def build_store_events(incident_events: list[dict], rng: random.Random, *, hours
     """Background events around ``incident_events`` (dicts in the schema's dotted names, already timed): the store
     spans ``hours`` with the incident inside it, and holds about ``target_size`` events. Returns the background alone,
     unsorted and without log ids."""
-    times = [datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in incident_events]
+    times = [parse_timestamp(e["timestamp"]) for e in incident_events]
     first, last = min(times), max(times)
     start = (first - timedelta(hours=hours) * rng.uniform(0.3, 0.7)).replace(microsecond=0)
     end = max(last, start + timedelta(hours=hours))
@@ -233,5 +234,5 @@ def build_store_events(incident_events: list[dict], rng: random.Random, *, hours
 
 
 def store_window(events: list[dict]) -> tuple[datetime, datetime]:
-    times = [datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in events]
-    return min(times).astimezone(timezone.utc), max(times).astimezone(timezone.utc)
+    times = [parse_timestamp(e["timestamp"]) for e in events]
+    return min(times).astimezone(UTC), max(times).astimezone(UTC)
