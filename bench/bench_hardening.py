@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from bench_service import _free_port, _start
 
 REPO = Path(__file__).resolve().parent.parent
@@ -202,8 +201,12 @@ def main() -> int:
     args = parser.parse_args()
 
     port = _free_port()
+    # One load process is one client: it may fill every cap (the shares per client are tested elsewhere).
     server = _start([sys.executable, "server.py"], port, {"PORT": str(port), "HOST": "127.0.0.1", "LOG_LEVEL": "warning",
-                                                        "OPENSOC_EPISODE_GRACE_S": "1"})
+                                                        "OPENSOC_EPISODE_GRACE_S": "1",
+                                                        "OPENSOC_MAX_HTTP_EPISODES_PER_CLIENT": "4096",
+                                                        "OPENSOC_MAX_RUNS_PER_CLIENT": "8",
+                                                        "OPENSOC_MAX_CONNECTIONS_PER_CLIENT": "1024"})
     url = f"http://127.0.0.1:{port}"
     results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                      "seconds": args.seconds, "flood_clients": args.flood, "single": {}, "flood": {}}

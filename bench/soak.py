@@ -4,13 +4,15 @@ Starts ``python server.py`` with its defaults and drives ``--sessions`` concurre
 process) through ``--episodes`` episodes in all, the families in turn: a triage episode (a ``defender_only`` reset of
 a curriculum stage and one ``submit_triage``), an E1 episode (a reset and one ``classify_flow``) and an
 investigation episode (a reset, one ``search`` on the alert's host and a ``submit_triage`` citing the alert's event).
-Seeds come in groups of ``--group`` episodes, as GRPO plays one prompt several times, so every group is a new
-incident. It counts errors (an error frame, a closed session, a timeout), the latency of each episode by family,
+Triage and E1 episodes are each a new incident or flow (``--group 1``); investigation seeds come in groups of
+``--group`` episodes, as GRPO plays one prompt several times (a new case costs a log store of thousands of events).
+Every cache the server keeps is bounded, and fresh triage incidents fill the largest of them (8,192 materialised
+incidents) within the warm-up, so memory measured after it is what a server on fresh work settles at. It counts errors (an error frame, a closed session, a timeout), the latency of each episode by family,
 and samples the server's resident memory (psutil if installed, else /proc) every ``--sample-s`` seconds; memory is
 compared with its value once ``--warmup`` of the episodes are done (the caches are full by then). Results go to
 ``bench/soak_results.json`` (or ``--out``) with the machine and the date.
 
-    python bench/soak.py [--episodes 100000] [--sessions 16] [--group 8] [--warmup 0.2]
+    python bench/soak.py [--episodes 100000] [--sessions 16] [--group 8] [--warmup 0.3]
 """
 
 from __future__ import annotations
@@ -84,14 +86,13 @@ class Soak:
 
     def plan(self, n: int) -> tuple[str, dict, str]:
         """Episode ``n``: its family, reset data and kind of play."""
-        family = FAMILIES[n % 3]
-        round_, within = divmod(n // 3, self.group)
-        seed = 10_000 + round_  # a new incident every group
+        family, k = FAMILIES[n % 3], n // 3
         if family == "triage":
-            return family, {"task": STAGES[round_ % 4], "seed": seed}, "triage"
+            return family, {"task": STAGES[k % 4], "seed": 10_000 + k}, "triage"
         if family == "e1":
-            return family, {"task": E1_TASKS[0], "seed": seed}, "e1"
-        return family, {"task": INVESTIGATIONS[round_ % 4], "seed": seed}, "investigation"
+            return family, {"task": E1_TASKS[0], "seed": 10_000 + k}, "e1"
+        round_ = k // self.group  # a new case every group
+        return family, {"task": INVESTIGATIONS[round_ % 4], "seed": 10_000 + round_}, "investigation"
 
     async def session(self, websockets) -> None:
         while self.next_episode < self.episodes:
@@ -194,8 +195,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=100_000)
     parser.add_argument("--sessions", type=int, default=16)
-    parser.add_argument("--group", type=int, default=8, help="episodes per seed (GRPO's rollouts per prompt)")
-    parser.add_argument("--warmup", type=float, default=0.2, help="share of the episodes before memory is compared")
+    parser.add_argument("--group", type=int, default=8, help="investigation episodes per case (GRPO's rollouts per "
+                        "prompt)")
+    parser.add_argument("--warmup", type=float, default=0.3, help="share of the episodes before memory is compared")
     parser.add_argument("--sample-s", type=float, default=2.0)
     parser.add_argument("--url", help="an already running server (its memory is not sampled)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "soak_results.json")

@@ -94,7 +94,7 @@ class ConnectionGuard:
                                    "in a second", None, "a retry after 1 s"), ((b"retry-after", b"1"),)
         exempt = trusted(client, self.settings.trusted_proxies)
         held = self.by_client.setdefault(client, set())
-        share = self.settings.max_connections_per_client
+        share = self.settings.share("max_connections")
         if not exempt and len(held) >= share:
             return 429, error_body("TOO_MANY_CONNECTIONS", f"this client ({client}) holds {len(held):,} connections, "
                                    f"its share of the server; close one, or reuse them (keep-alive)", None,

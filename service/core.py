@@ -39,7 +39,16 @@ from ..families.registry import action_names, family_for, require_family, reset_
 from ..models import Observation, OpenSOCError, OpenSOCState
 from .episodes import EpisodeStore, RunRegistry, new_run
 from .errors import expected_for, request_error
-from .requests import STEP_CONTEXT, GradeRequest, StepRequest, env_kwargs, invalid, merge, object_body, reset_params
+from .requests import (
+    STEP_CONTEXT,
+    GradeRequest,
+    StepRequest,
+    env_kwargs,
+    invalid,
+    merge,
+    object_body,
+    reset_params,
+)
 from .settings import ServiceSettings
 
 INLINE_BYTES = 8192  # a body or frame this small is parsed where it arrives to choose where its work runs

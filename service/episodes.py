@@ -2,12 +2,12 @@
 client.
 
 Both live in ``HeldItems``: least recently used first, expiring after a time idle. Each item belongs to the client
-that created it (``clients.client_of``), and a client may hold at most its share (``per_owner``): past it, its own
-least recently used item makes room once idle for the grace period, or the request is refused with 429 and a
-``Retry-After``; so a flood of resets churns the flooder's own items and never another client's. When the store as
-a whole is full, the client holding the most items gives up its least recently used one (that client holds more
-than its share of what others need); if the newcomer itself holds the most, the least recently used item idle for
-the grace period makes room, or the newcomer gets 429. Dropped ids are remembered so a later call hears why its
+that created it (``clients.client_of``). When the store is full, the client holding the most items gives up its
+least recently used one, however recently it was used: a flood of resets fills the store with the flooder's items
+and then churns them, never another client's. If the newcomer itself holds the most, its own least recently used
+item makes room once idle for the grace period (else the oldest of all, once idle as long), or the newcomer is
+refused with 429 and a ``Retry-After``. A client may also have a share of its own (``per_owner``: runs, a quarter
+of them), past which its own least recently used item makes room once idle for the grace period, or it gets 429. Dropped ids are remembered so a later call hears why its
 episode or run is gone. Everything here is guarded by a lock: the event loop and the core worker's threads reach it.
 """
 
@@ -123,14 +123,16 @@ class HeldItems(Generic[T]):
             self._drop(victim, f"evicted after {idle:.0f} s idle to make room for another client's: the server holds "
                                f"at most {self.capacity} {self.kind}s, and its client held the most")
             return None
-        oldest, (_, used) = next(iter(self._items.items()))
-        idle = now - used
-        if idle < self.grace_s:
-            return (f"{len(self._items)} {self.kind}s are held (the cap) and all were used in the last "
-                    f"{self.grace_s:g} s", idle)
-        self._drop(oldest, f"evicted after {idle:.0f} s idle to make room: the server holds at most "
-                           f"{self.capacity} {self.kind}s")
-        return None
+        # The newcomer holds the most itself: its own oldest makes room, else the oldest of all, once idle enough.
+        for oldest in ([next(iter(mine))] if mine else []) + [next(iter(self._items))]:
+            idle = now - self._items[oldest][1]
+            if idle >= self.grace_s:
+                self._drop(oldest, f"evicted after {idle:.0f} s idle to make room: the server holds at most "
+                                   f"{self.capacity} {self.kind}s")
+                return None
+        oldest = next(iter(mine)) if mine else next(iter(self._items))
+        return (f"{len(self._items)} {self.kind}s are held (the cap) and all were used in the last "
+                f"{self.grace_s:g} s", now - self._items[oldest][1])
 
     def put(self, item_id: str, item: T, *, owner: str = "", required: bool = True) -> bool:
         """Hold ``item`` for ``owner`` (replacing the same id), evicting for room. Without room: 429, or False if not
@@ -192,7 +194,7 @@ class RunRegistry:
 
     def __init__(self, settings: ServiceSettings):
         self._runs: HeldItems[AttackerRun] = HeldItems("run", settings.max_runs, None, settings.run_grace_s,
-                                                       settings.clock, "TOO_MANY_RUNS", settings.max_runs_per_client)
+                                                       settings.clock, "TOO_MANY_RUNS", settings.share("max_runs"))
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -232,7 +234,7 @@ class EpisodeStore:
         self._held: HeldItems[OpenSOCEnv] = HeldItems("HTTP episode", settings.max_http_episodes,
                                                       settings.episode_ttl_s, settings.episode_grace_s,
                                                       settings.clock, "TOO_MANY_EPISODES",
-                                                      settings.max_http_episodes_per_client)
+                                                      settings.share("max_http_episodes"))
 
     def __len__(self) -> int:
         return len(self._held)

@@ -13,14 +13,34 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, create_model
 
-from ..families.registry import action_model, grade_type, observation_adapter, observation_type
+from ..families.registry import (
+    action_model,
+    grade_type,
+    observation_adapter,
+    observation_type,
+)
 from ..models import OpenSOCState
 from .clients import client_of, stream_of
 from .core import INLINE_BYTES, CoreWorker, OpenSOCService
 from .errors import ERROR_RESPONSES
-from .metadata import DEMO_PATH, EnvironmentInfo, ServiceIndex, environment_info, service_index, wants_html
+from .metadata import (
+    DEMO_PATH,
+    EnvironmentInfo,
+    ServiceIndex,
+    environment_info,
+    service_index,
+    wants_html,
+)
 from .openapi import body_doc, query_doc
-from .requests import STEP_QUERY, GradeRequest, StepRequest, json_bytes_of, query_params, reset_params_model, reset_query
+from .requests import (
+    STEP_QUERY,
+    GradeRequest,
+    StepRequest,
+    json_bytes_of,
+    query_params,
+    reset_params_model,
+    reset_query,
+)
 from .wire import json_bytes
 
 

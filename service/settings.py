@@ -30,18 +30,18 @@ class ServiceSettings:
     """Limits and switches of one server process; each has an ``OPENSOC_*`` environment variable."""
 
     max_ws_sessions: int = 256  # TRL opens one WebSocket per generation
-    max_ws_sessions_per_client: int = 128
-    max_http_episodes: int = 4096  # see service.budget: what a full store costs
-    max_http_episodes_per_client: int = 1024
+    max_ws_sessions_per_client: int | None = None  # default: half of max_ws_sessions
+    max_http_episodes: int = 4096  # tests/test_memory_budget.py: what every cap full costs
+    max_http_episodes_per_client: int | None = None  # default: no share of its own (see ServiceSettings.share)
     episode_ttl_s: float = 1800.0
     episode_grace_s: float = 60.0  # an episode used this recently is never evicted to make room
     max_runs: int = 8
-    max_runs_per_client: int = 2
+    max_runs_per_client: int | None = None  # default: a quarter of max_runs
     run_grace_s: float = 600.0  # a run used this recently is never evicted to make room
     max_body_bytes: int = 1 << 20
     ws_idle_s: float = 300.0
     max_connections: int = 1024  # bounds the bodies buffered at once
-    max_connections_per_client: int = 256
+    max_connections_per_client: int | None = None  # default: a quarter of max_connections
     header_timeout_s: float = 10.0  # the whole request head, from the connection's start or the last response
     body_timeout_s: float = 30.0  # the whole body, from the end of its head: 1 MiB at 35 KB/s
     api_token: str | None = None
@@ -49,6 +49,16 @@ class ServiceSettings:
     trusted_proxies: tuple[str, ...] = ()  # their X-Forwarded-For names the client; exempt from the connection share
     public_url: str | None = None  # where browsers reach this server (an allowed WebSocket origin)
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+
+    def share(self, name: str) -> int:
+        """A client's share of the cap ``name`` (``max_ws_sessions``, ``max_http_episodes``, ``max_runs``,
+        ``max_connections``): its ``*_per_client`` setting, else half (WebSocket sessions), all (HTTP episodes: a
+        full store takes room from the client holding the most, see ``episodes``) or a quarter of the cap; never more
+        than the cap, never below 1."""
+        cap = getattr(self, name)
+        given = getattr(self, f"{name}_per_client")
+        default = {"max_ws_sessions": cap // 2, "max_http_episodes": cap}.get(name, cap // 4)
+        return max(1, min(cap, given if given is not None else default))
 
     @classmethod
     def from_env(cls) -> ServiceSettings:

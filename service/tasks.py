@@ -16,7 +16,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..families.base import DEFAULT_SEED, DEFAULT_TASK
 from ..families.registry import families, require_family, task_overview
-from ..tasks.catalog import CATALOG, ENV_NAME, SplitRequest, TaskIndexRequest, TaskRangeRequest, UnknownSplitError
+from ..tasks.catalog import (
+    CATALOG,
+    ENV_NAME,
+    SplitRequest,
+    TaskIndexRequest,
+    TaskRangeRequest,
+    UnknownSplitError,
+)
 from .clients import client_of, stream_of
 from .core import CoreWorker
 from .errors import ERROR_RESPONSES, request_error

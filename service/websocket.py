@@ -18,7 +18,15 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from ..env import OpenSOCEnv
 from ..models import Observation, OpenSOCError
 from .clients import client_of
-from .core import INLINE_BYTES, CoreWorker, OpenSOCService, envelope, needs_run, reset_costly, step_costly
+from .core import (
+    INLINE_BYTES,
+    CoreWorker,
+    OpenSOCService,
+    envelope,
+    needs_run,
+    reset_costly,
+    step_costly,
+)
 from .episodes import RunRegistry, new_run
 from .errors import error_payload, expected_for, request_error
 from .mcp import answer_jsonrpc, batch_refusal, is_notification
@@ -158,7 +166,7 @@ class WsSession:
 
 def router(service: OpenSOCService, worker: CoreWorker, settings: ServiceSettings) -> APIRouter:
     """The ``/ws`` route over ``service``'s runs, with at most ``settings.max_ws_sessions`` sessions at once and
-    ``settings.max_ws_sessions_per_client`` from one client."""
+    ``settings.share("max_ws_sessions")`` from one client."""
     routes = APIRouter()
     active: dict[str, int] = {}
 
@@ -183,10 +191,10 @@ def router(service: OpenSOCService, worker: CoreWorker, settings: ServiceSetting
             return {"message": f"Server at capacity: {total}/{settings.max_ws_sessions} sessions active. Cannot "
                                "accept new connections.", "code": "CAPACITY_REACHED", "active_sessions": total,
                     "max_sessions": settings.max_ws_sessions}
-        if mine >= settings.max_ws_sessions_per_client:
+        if mine >= settings.share("max_ws_sessions"):
             return {"message": f"This client ({client}) holds {mine} sessions, its share of the server's "
                                f"{settings.max_ws_sessions}. Close one first.", "code": "CAPACITY_REACHED",
-                    "active_sessions": mine, "max_sessions": settings.max_ws_sessions_per_client}
+                    "active_sessions": mine, "max_sessions": settings.share("max_ws_sessions")}
         return None
 
     @routes.websocket("/ws")

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 
 from opensoc.app_runtime import ServiceSettings, create_app
-from opensoc.service.episodes import SignatureMemory
 from opensoc.generator import generate, generate_from_template
+from opensoc.service.episodes import SignatureMemory
 from opensoc.verifier import compute_ground_truth
 
 JSON = {"content-type": "application/json"}
@@ -188,7 +188,8 @@ def test_server_made_ids_are_unguessable(client):
 
 def test_unstepped_resets_make_room_instead_of_locking_everyone_out():
     now = [0.0]
-    client = TestClient(create_app(ServiceSettings(max_http_episodes=8, episode_grace_s=30, clock=lambda: now[0])))
+    client = TestClient(create_app(ServiceSettings(max_http_episodes=8, max_http_episodes_per_client=8, episode_grace_s=30,
+                                                      clock=lambda: now[0])))
     squatted = [client.post("/reset").json()["metadata"]["episode_id"] for _ in range(8)]
     # Within the grace period nothing may be evicted: a new episode waits, told for how long.
     full = client.post("/reset")
@@ -438,7 +439,7 @@ def test_the_replay_pool_belongs_to_a_run(client):
 
 def test_runs_are_bounded_and_say_when_they_were_evicted():
     now = [0.0]
-    client = TestClient(create_app(ServiceSettings(max_runs=2, run_grace_s=100, clock=lambda: now[0])))
+    client = TestClient(create_app(ServiceSettings(max_runs=2, max_runs_per_client=2, run_grace_s=100, clock=lambda: now[0])))
     for run_id in ("a", "b"):
         assert client.post("/reset", json={"run_id": run_id}).status_code == 200
     full = client.post("/reset", json={"run_id": "c"})
