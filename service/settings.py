@@ -2,7 +2,8 @@
 
 ``OPENSOC_PUBLIC_URL`` (on a Hugging Face Space, ``https://$SPACE_HOST`` by default) is the origin browsers reach
 the server at; ``OPENSOC_TRUSTED_PROXIES`` lists the reverse proxies (addresses, networks, or ``*``) whose
-``X-Forwarded-For`` names the client. Every share "per client" is per peer address (``clients.client_of``).
+``X-Forwarded-For`` names the client (on a Space, the private networks by default: only its proxies reach the
+container). Every share "per client" is per peer address (``clients.client_of``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def _ascii_number(name: str, raw: str, kind: type) -> Any:
     if value <= 0:
         raise SystemExit(f"{name} must be positive, got {raw!r}")
     return value
+
+
+PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.0.0/8,::1,fc00::/7"
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,10 @@ class ServiceSettings:
             values["api_token"] = token
         origins = os.environ.get("OPENSOC_ALLOWED_ORIGINS", "")
         values["allowed_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
-        proxies = os.environ.get("OPENSOC_TRUSTED_PROXIES", "")
+        # On a Hugging Face Space only the Space's proxies, on private addresses, reach the container: the address
+        # they append to X-Forwarded-For (the rightmost one not theirs) names the client, and whatever a client
+        # wrote there itself is ignored. Anywhere else no proxy is trusted unless listed.
+        proxies = os.environ.get("OPENSOC_TRUSTED_PROXIES", PRIVATE_NETWORKS if os.environ.get("SPACE_HOST") else "")
         values["trusted_proxies"] = tuple(p.strip() for p in proxies.split(",") if p.strip())
         public = os.environ.get("OPENSOC_PUBLIC_URL") or (f"https://{os.environ['SPACE_HOST']}"
                                                           if os.environ.get("SPACE_HOST") else None)

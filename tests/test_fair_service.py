@@ -218,3 +218,16 @@ def test_entry_points_share_one_rule(monkeypatch):
     line = server.startup_line("0.0.0.0", 8000, ServiceSettings())
     assert "http://localhost:8000" in line and "/demo" in line and "/docs" in line and "no API token" in line
     assert "token is required" in server.startup_line("127.0.0.1", 8000, ServiceSettings(api_token="x" * 16))
+
+
+def test_on_a_space_the_proxy_names_the_client_and_the_space_is_the_public_origin(monkeypatch):
+    for name in ("OPENSOC_TRUSTED_PROXIES", "OPENSOC_PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("SPACE_HOST", raising=False)
+    assert ServiceSettings.from_env().trusted_proxies == () and ServiceSettings.from_env().public_url is None
+    monkeypatch.setenv("SPACE_HOST", "someone-opensoc.hf.space")
+    settings = ServiceSettings.from_env()
+    assert "10.0.0.0/8" in settings.trusted_proxies and "*" not in settings.trusted_proxies
+    assert settings.public_url == "https://someone-opensoc.hf.space"
+    monkeypatch.setenv("OPENSOC_TRUSTED_PROXIES", "10.0.0.0/8")
+    assert ServiceSettings.from_env().trusted_proxies == ("10.0.0.0/8",)
