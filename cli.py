@@ -46,8 +46,6 @@ def _with_ci(figure: dict) -> str:
 
 
 def _build_e1(args: argparse.Namespace) -> int:
-
-
     manifest = build_e1(
         iot23=args.iot23, unsw=args.unsw, unsw_features=args.unsw_features, cic=args.cic, out=args.out,
         seed=args.seed, iot23_rows=args.iot23_rows, ood_rows=args.ood_rows, match_ports=args.match_ports,
@@ -184,8 +182,6 @@ def _regenerate(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-
-
     if args.json:
         print(json.dumps({"tasks": task_overview(), "splits": CATALOG.list_splits()}, indent=1))
         return 0
@@ -199,7 +195,6 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-
     # server.py reads its address and limits from the environment when it is imported, as in the container.
     os.environ["HOST"], os.environ["PORT"] = args.host, str(args.port)
     from . import server  # optional heavy dependency: gradio and uvicorn (importing it builds the app and the demo)
@@ -209,33 +204,39 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _train_cpu(args: argparse.Namespace) -> int:
-
-
     out = args.out or RUNS / "train" / "cpu"
     out.mkdir(parents=True, exist_ok=True)
     if args.role in ("defender", "both"):
-        config = cpu_defender.DefenderTrainConfig(incidents_per_stage=args.incidents_per_stage, seed=args.seed)
-        with tqdm(total=config.incidents_per_stage * len(config.stages), desc="defender", unit="incident") as bar:
-            policy, log = cpu_defender.train_defender(config, bar)
-        policy.save(out / "cpu_defender.npz")
-        before, after = (cpu_defender.holdout_scores(p) for p in (cpu_defender.LinearPolicy(), policy))
-        cpu_defender.save_log(log, config, out / "cpu_defender_log.json", {"holdout_before": before, "holdout_after": after})
-        cpu_defender.plot_curve(log, out / "cpu_defender_curve.png")
-        print(f"defender on the hold-out: accuracy {before['accuracy']:.1%} → {after['accuracy']:.1%}, mean reward "
-              f"{before['mean_reward']:+.3f} → {after['mean_reward']:+.3f}; saved {out / 'cpu_defender.npz'}")
+        _train_cpu_defender(args, out)
     if args.role in ("attacker", "both"):
-        config = cpu_attacker.AttackerTrainConfig(steps=args.attacker_steps, seed=args.seed)
-        before = cpu_attacker.evasion_rate(cpu_attacker.CategoricalAttacker(), config.eval_episodes, config.defender, 99)
-        with tqdm(total=config.steps, desc="attacker", unit="update") as bar:
-            attacker, log = cpu_attacker.train_attacker(config, bar)
-        after = cpu_attacker.evasion_rate(attacker, config.eval_episodes, config.defender, 99)
-        attacker.save(out / "cpu_attacker.json", {"evasion_rate_before": before, "evasion_rate_after": after,
-                                                  "defender": config.defender})
-        cpu_attacker.save_log(log, config, out / "cpu_attacker_log.json",
-                              {"evasion_rate_before": before, "evasion_rate_after": after, "top": attacker.top(10)})
-        cpu_attacker.plot_curve(log, before, out / "cpu_attacker_curve.png", config.defender)
-        print(f"attacker: evasion rate against {config.defender} {before:.1%} → {after:.1%}; saved {out / 'cpu_attacker.json'}")
+        _train_cpu_attacker(args, out)
     return 0
+
+
+def _train_cpu_defender(args: argparse.Namespace, out: Path) -> None:
+    config = cpu_defender.DefenderTrainConfig(incidents_per_stage=args.incidents_per_stage, seed=args.seed)
+    with tqdm(total=config.incidents_per_stage * len(config.stages), desc="defender", unit="incident") as bar:
+        policy, log = cpu_defender.train_defender(config, bar)
+    policy.save(out / "cpu_defender.npz")
+    before, after = (cpu_defender.holdout_scores(p) for p in (cpu_defender.LinearPolicy(), policy))
+    cpu_defender.save_log(log, config, out / "cpu_defender_log.json", {"holdout_before": before, "holdout_after": after})
+    cpu_defender.plot_curve(log, out / "cpu_defender_curve.png")
+    print(f"defender on the hold-out: accuracy {before['accuracy']:.1%} → {after['accuracy']:.1%}, mean reward "
+          f"{before['mean_reward']:+.3f} → {after['mean_reward']:+.3f}; saved {out / 'cpu_defender.npz'}")
+
+
+def _train_cpu_attacker(args: argparse.Namespace, out: Path) -> None:
+    config = cpu_attacker.AttackerTrainConfig(steps=args.attacker_steps, seed=args.seed)
+    before = cpu_attacker.evasion_rate(cpu_attacker.CategoricalAttacker(), config.eval_episodes, config.defender, 99)
+    with tqdm(total=config.steps, desc="attacker", unit="update") as bar:
+        attacker, log = cpu_attacker.train_attacker(config, bar)
+    after = cpu_attacker.evasion_rate(attacker, config.eval_episodes, config.defender, 99)
+    attacker.save(out / "cpu_attacker.json", {"evasion_rate_before": before, "evasion_rate_after": after,
+                                              "defender": config.defender})
+    cpu_attacker.save_log(log, config, out / "cpu_attacker_log.json",
+                          {"evasion_rate_before": before, "evasion_rate_after": after, "top": attacker.top(10)})
+    cpu_attacker.plot_curve(log, before, out / "cpu_attacker_curve.png", config.defender)
+    print(f"attacker: evasion rate against {config.defender} {before:.1%} → {after:.1%}; saved {out / 'cpu_attacker.json'}")
 
 
 # What the train extra brings (pyproject's [train]), by import name; torch comes from its own index.
@@ -249,7 +250,6 @@ class MissingExtra(Exception):
 
 
 def _require_train_extra(command: str, modules: tuple[str, ...] = TRAIN_MODULES) -> None:
-
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise MissingExtra(f"{command} needs the train extra (missing: {', '.join(missing)}): {TRAIN_INSTALL}")
@@ -275,7 +275,6 @@ def _train_scratch(args: argparse.Namespace) -> int:
 
 
 def _policy_help() -> str:
-
     by_policies: dict[tuple[str, ...], list[str]] = {}
     for split in split_names():
         by_policies.setdefault(tuple(policy_names(split)), []).append(split)
@@ -324,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     regen.add_argument("--into", type=Path, help="another root to write (or check) instead of this source checkout")
     regen.set_defaults(func=_regenerate)
     tr = sub.add_parser("train", help="train policies").add_subparsers(dest="train_command", required=True)
-    cpu = tr.add_parser("cpu", help="train the numpy defender and attacker on the CPU (minutes)")
+    cpu = tr.add_parser("cpu", help="train the numpy defender and attacker on the CPU (73 s on 2 cores)")
     cpu.add_argument("--role", choices=["defender", "attacker", "both"], default="both")
     cpu.add_argument("--out", type=Path, help="output folder (default: runs/train/cpu under the current directory; "
                      "the committed policies in train/artifacts/ are what the cpu_defender policy loads)")

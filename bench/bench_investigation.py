@@ -43,10 +43,10 @@ def main() -> None:
         tools: dict[str, list[float]] = {k: [] for k in ("search_host_hour", "search_text", "count", "lookup_host", "process_tree")}
         for i in range(args.cases):
             seed = 9_000_000 + i
-            build.append(_ms(lambda: build_case(task, seed)))
+            build.append(_ms(lambda task=task, seed=seed: build_case(task, seed)))
             case = build_case(task, seed)
             sizes.append(len(case.store))
-            index.append(_ms(lambda: run_tool(case.store, "search", {"query": "log_id=none"})))
+            index.append(_ms(lambda case=case: run_tool(case.store, "search", {"query": "log_id=none"})))
             t = parse_timestamp(case.alert.time)
             hour = {"start": format_timestamp(t - timedelta(minutes=30)),
                     "end": format_timestamp(t + timedelta(minutes=30))}
@@ -56,7 +56,7 @@ def main() -> None:
                      "lookup_host": ("lookup_host", {"name": case.alert.host}),
                      "process_tree": ("process_tree", {"host": case.alert.host, **hour})}
             for key, (name, arguments) in calls.items():
-                tools[key].append(_ms(lambda: run_tool(case.store, name, arguments)))
+                tools[key].append(_ms(lambda case=case, name=name, arguments=arguments: run_tool(case.store, name, arguments)))
             prompts.append(len(OpenSOCEnv().reset(task=task, seed=seed).prompt))
         results[task] = {
             "store_events_median": statistics.median(sizes),

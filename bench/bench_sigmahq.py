@@ -87,7 +87,7 @@ def main() -> None:
 
     incidents = [generate("stage3_mixed", seed).events for seed in range(args.incidents)]
     generated = [_best(lambda ev=ev: rules.matches(ev), args.repeat) for ev in incidents]
-    typical = [t for t, ev in zip(generated, incidents) if 1 <= len(ev) <= 20]
+    typical = [t for t, ev in zip(generated, incidents, strict=True) if 1 <= len(ev) <= 20]
     brute = [_best(lambda ev=ev: rules.matches(ev, brute_force=True), 1) for ev in incidents]
 
     start = time.perf_counter()

@@ -6,7 +6,7 @@ longest prompts) at the stage configs' batch shape, then greedy generation throu
 evaluation through ``opensoc eval --policy hf``; then ``opensoc train scratch``, scaled by the arguments after
 ``--``. It writes one JSON file: seconds per SFT and GRPO step, generation tokens/s, peak GPU memory per phase, the
 evaluation's and the scratch run's results, and every phase's failure or skip with its reason. Nothing is
-downloaded: the tokenizer is the 4,096-token BPE the smoke tests build from the SFT set (tests/tiny_lm.py), so prompts
+downloaded: the tokenizer is the 4,096-token BPE the smoke tests build from the SFT set (tests/support/tiny_lm.py), so prompts
 run to other lengths than under Qwen2.5's own BPE (``prompt_tokens`` says how long; on this BPE stage 1 prompts are
 about 0.85x and stage 4 prompts about 1.3x the Qwen2.5 counts in train/configs/prompt_lengths.json).
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # tiny_lm: the tokenizer and smallest shape the smoke tests train
+sys.path.insert(0, str(REPO / "tests"))  # support.tiny_lm: the tokenizer and smallest shape the smoke tests train
 
 # Qwen2.5's shapes (its 151,936-token embedding included, since it dominates the small model's memory).
 SHAPES = {
@@ -77,7 +77,7 @@ class Budget:
 
 
 def _tokenizer():
-    from tiny_lm import build_tokenizer, corpus
+    from support.tiny_lm import build_tokenizer, corpus
 
     from opensoc.tasks.frozen import SFT_PATH
 
@@ -239,7 +239,7 @@ def measure(plan: Plan, work: Path, scratch_args: list[str], scratch_out: Path) 
                      "device": torch.cuda.get_device_name(0) if plan.device == "cuda" else "cpu", "phases": {}}
     budget, done = Budget(plan.budget_s), results["phases"]
     tokenizer = _tokenizer()
-    results["tokenizer"] = f"{len(tokenizer)}-token BPE trained on data/sft_train.jsonl (tests/tiny_lm.py)"
+    results["tokenizer"] = f"{len(tokenizer)}-token BPE trained on data/sft_train.jsonl (tests/support/tiny_lm.py)"
     for shape in plan.shapes:
         for name, fn, args in phases(shape, tokenizer, plan, work):
             _reset_peak(plan)

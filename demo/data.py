@@ -103,7 +103,7 @@ def baked_cases() -> tuple[DemoCase, ...]:
                             triggering_log_ids=e["truth"]["triggering_log_ids"],
                             deciding_rule_ids=e["truth"]["deciding_rule_ids"], rules_fired=[])
 
-        def decision(side: str) -> Decision:
+        def decision(side: str, e: dict = e, truth: GroundTruth = truth) -> Decision:
             d = e[side]
             triage = SubmitTriage(action=d["action"], cited_log_id=d["cited_log_id"]) if d["action"] else None
             return _decide(defender_title(side, d["policy"]), triage, truth)

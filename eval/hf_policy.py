@@ -112,7 +112,7 @@ class HFPolicy(Policy):
                 gen = model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad_id)
                 answers = gen[:, enc["input_ids"].shape[1]:]
                 new_tokens += int((answers != pad_id).sum())
-                for k, text in zip(chunk, tokenizer.batch_decode(answers, skip_special_tokens=True)):
+                for k, text in zip(chunk, tokenizer.batch_decode(answers, skip_special_tokens=True), strict=True):
                     out[k] = text
                 if progress is not None:
                     progress.update(len(chunk))

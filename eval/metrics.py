@@ -40,20 +40,20 @@ def soc_metrics(records: Sequence[dict]) -> dict:
     golds = [r["gold"] for r in records]
     per_class = {}
     for a in TRIAGE_ACTIONS:
-        tp = sum(p == a and g == a for p, g in zip(preds, golds))
-        fp = sum(p == a and g != a for p, g in zip(preds, golds))
-        fn = sum(p != a and g == a for p, g in zip(preds, golds))
+        tp = sum(p == a and g == a for p, g in zip(preds, golds, strict=True))
+        fp = sum(p == a and g != a for p, g in zip(preds, golds, strict=True))
+        fn = sum(p != a and g == a for p, g in zip(preds, golds, strict=True))
         precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
         f1 = _ratio(2 * tp, 2 * tp + fp + fn)
         per_class[a] = {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
     present = [a for a in TRIAGE_ACTIONS if per_class[a]["support"]]
-    malicious = [(p, g) for p, g in zip(preds, golds) if g != "dismiss"]
-    benign = [p for p, g in zip(preds, golds) if g == "dismiss"]
+    malicious = [(p, g) for p, g in zip(preds, golds, strict=True) if g != "dismiss"]
+    benign = [p for p, g in zip(preds, golds, strict=True) if g == "dismiss"]
     valid = [r for r in records if r["predicted"] is not None]
-    confusion = {g: dict(Counter(p for p, gg in zip(preds, golds) if gg == g)) for g in TRIAGE_ACTIONS if g in golds}
+    confusion = {g: dict(Counter(p for p, gg in zip(preds, golds, strict=True) if gg == g)) for g in TRIAGE_ACTIONS if g in golds}
     return {
         "n": n,
-        "accuracy": _ratio(sum(p == g for p, g in zip(preds, golds)), n),
+        "accuracy": _ratio(sum(p == g for p, g in zip(preds, golds, strict=True)), n),
         "macro_f1": _ratio(sum(per_class[a]["f1"] or 0.0 for a in present), len(present)),
         "per_class": per_class,
         "dismiss_on_malicious_rate": _ratio(sum(p == "dismiss" for p, _ in malicious), len(malicious)),

@@ -65,10 +65,10 @@ def play_single_turn(policy: Policy, items: Sequence[dict], reset_args: Callable
     episodes = transport(url)
     observations = [episodes.reset(item, reset_args(item)) for item in items]
     with tqdm(total=len(items), desc=policy.name, unit="ex", disable=not show_progress) as bar:
-        texts = policy.complete_batch(list(zip(observations, items)), bar)
+        texts = policy.complete_batch(list(zip(observations, items, strict=True)), bar)
     records = []
-    for item, answer in zip(items, texts):
+    for item, answer in zip(items, texts, strict=True):
         text = None if isinstance(answer, RequestFailure) else answer
-        failure = {"error": answer.error} if isinstance(answer, RequestFailure) else {}
+        failure: dict[str, str] = {"error": answer.error} if isinstance(answer, RequestFailure) else {}
         records.append(failure | record(item, episodes.step(item, action_from(text)), text))
     return records

@@ -88,7 +88,7 @@ def _confusion_plot(name: str, metrics: dict, path: Path) -> None:
     ax.set_yticks(range(len(rows)), rows)
     for i in range(len(rows)):
         for j in range(len(cols)):
-            ax.text(j, i, int(grid[i, j]), ha="center", va="center", color="white" if grid[i, j] > grid.max() / 2 else "black")
+            ax.text(j, i, str(int(grid[i, j])), ha="center", va="center", color="white" if grid[i, j] > grid.max() / 2 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold (verifier)")
     _save(fig, ax, f"Confusion matrix: {name}", path)

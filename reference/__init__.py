@@ -1,10 +1,9 @@
 """Render OpenSOC's reference documentation from the tables in code.
 
-``python -m opensoc.reference`` rewrites ``docs/verifier.md`` and the generated sections of
-``README.md`` (between ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->``);
-``--check`` exits 1 when either is stale. Nothing in these documents is written by hand:
-the rule, reward, plausibility, template and curriculum tables all come from the modules
-that enforce them.
+``python -m opensoc.reference`` rewrites ``docs/verifier.md`` whole and the generated sections of the other docs
+pages (between ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->``; ``SECTIONS`` says which
+page holds which); ``--check`` exits 1 when any is stale. Nothing in these sections is written by hand: the rule,
+reward, plausibility, template, curriculum, tool and scoring tables all come from the modules that enforce them.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import json
 import json as _json
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from ..adjudication.contest import suspicion_rules
@@ -289,33 +289,35 @@ def eval_headline() -> str:
     return markdown_table(results["policies"]).rstrip("\n")
 
 
-README_SECTIONS = {
-    "action-space": action_space,
-    "defender-reward": defender_rewards,
-    "attacker-reward": attacker_rewards,
-    "verdict-rules": verdict_rules,
-    "curriculum": curriculum,
-    "e1-scoring": e1_scoring,
-    "eval-headline": eval_headline,
-    "investigation": investigation,
-    "investigation-headline": investigation_headline,
+# Where each generated section is written: the docs page whose text it belongs to (paths from the checkout's root).
+SECTIONS: dict[str, dict[str, Callable[[], str]]] = {
+    "docs/service.md": {"action-space": action_space},
+    "docs/investigation.md": {"investigation": investigation, "investigation-headline": investigation_headline},
+    "docs/evaluation.md": {"eval-headline": eval_headline},
+    "docs/e1.md": {"e1-scoring": e1_scoring},
 }
 
 
-def render_readme(text: str) -> str:
-    """``text`` with every generated section re-rendered."""
-    for name, render in README_SECTIONS.items():
+def _between(body: str) -> Callable[[re.Match[str]], str]:
+    """A substitution that puts ``body`` between a match's markers."""
+    return lambda m: m.group(1) + body + m.group(2)
+
+
+def render_sections(text: str, sections: dict[str, Callable[[], str]], page: str = "the page") -> str:
+    """``text`` with each of ``sections`` re-rendered between its markers; a missing section is an error."""
+    for name, render in sections.items():
         pattern = re.compile(rf"(<!-- BEGIN GENERATED: {name} -->\n).*?(<!-- END GENERATED: {name} -->)", re.S)
         if not pattern.search(text):
-            raise ValueError(f"README.md lacks the generated section {name!r}")
-        body = render() + "\n"
-        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+            raise ValueError(f"{page} lacks the generated section {name!r}")
+        text = pattern.sub(_between(render() + "\n"), text)
     return text
 
 
 def outputs() -> dict[Path, str]:
-    readme = ROOT / "README.md"
-    return {ROOT / "docs" / "verifier.md": verifier_doc(), readme: render_readme(readme.read_text(encoding="utf-8"))}
+    """Every generated document, by path, as it should read now."""
+    pages = {ROOT / page: render_sections((ROOT / page).read_text(encoding="utf-8"), sections, page)
+             for page, sections in SECTIONS.items()}
+    return {ROOT / "docs" / "verifier.md": verifier_doc(), **pages}
 
 
 def main(argv: list[str] | None = None) -> int:

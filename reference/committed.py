@@ -1,6 +1,6 @@
 """The results committed with OpenSOC, and the one command that makes them: ``opensoc regenerate``.
 
-The README's tables, the demo's Results tab (the evaluation plots and the CPU defender's curve, drawn from its
+The evaluation tables in docs/, the demo's Results tab (the evaluation plots and the CPU defender's curve, drawn from its
 committed training log) and its baked before/after examples all read these files, so they are made by one function
 from the same code and seeds, byte for byte: ``opensoc regenerate`` rewrites them in a source
 checkout, ``opensoc regenerate --check`` rebuilds them in a scratch folder and names every file that differs.

@@ -9,4 +9,4 @@ trap 'rm -rf "$home"' EXIT
 python3 -m venv "$home/venv"
 "$home/venv/bin/python" -m pip install --quiet --upgrade pip
 "$home/venv/bin/pip" install --quiet -e '.[verifiers]' 'verifiers>=0.4,<0.5' pytest
-"$home/venv/bin/pytest" -p no:cacheprovider tests/test_e1_verifiers.py
+"$home/venv/bin/pytest" -p no:cacheprovider tests/families/e1/test_e1_verifiers.py

@@ -20,7 +20,7 @@ Everything here is metadata: listing tasks starts no episode and never shows an 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,7 +40,7 @@ class UnknownSplitError(ValueError):
         self.expected = expected
 
 
-@lru_cache(maxsize=None)
+@cache
 def _train_entries(split: str) -> tuple[TaskEntry, ...]:
     tasks = [t for f in families() for t in f.tasks() if t.train]
     return tuple(TaskEntry(id=f"{t.name}-{TRAIN_SEEDS_START + k}", index=i, split=split, task=t.name, family=t.family,

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from incident_helpers import as_dict, rebuild
 from pydantic import ValidationError
+from support.incident_helpers import as_dict, rebuild
 
 from opensoc.families.registry import action_model
 from opensoc.generator import generate, generate_from_template
 from opensoc.incidents.alerting import materialize_alert
 from opensoc.rubric import score_incident, score_triage
 from opensoc.schema import SubmitTriage
+from opensoc.verifier import check_plausibility, compute_ground_truth
 from opensoc.world.inventory import INVENTORY
 
 OpenSOCAction = action_model()
-from opensoc.verifier import check_plausibility, compute_ground_truth
 
 
 def _action(params) -> str:

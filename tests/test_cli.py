@@ -10,7 +10,8 @@ import sys
 
 import httpx
 import pytest
-from conftest import REPO, free_port, wait_healthy
+from support import REPO
+from support.server import free_port, wait_healthy
 
 import opensoc
 from opensoc.eval.investigate import INVESTIGATION_POLICIES
@@ -25,6 +26,7 @@ def opensoc_cli(*args: str, cwd=REPO, timeout: float = 300) -> subprocess.Comple
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_help_names_every_command_and_every_policy():
     top = opensoc_cli("--help").stdout
     for command in ("serve", "tasks", "eval", "regenerate", "train", "data"):
@@ -33,6 +35,7 @@ def test_help_names_every_command_and_every_policy():
     assert {*BUILTIN, *INVESTIGATION_POLICIES, "llm", "hf"} <= words
 
 
+@pytest.mark.slow
 def test_tasks_lists_every_task_and_split():
     table = opensoc_cli("tasks")
     assert table.returncode == 0
@@ -43,6 +46,7 @@ def test_tasks_lists_every_task_and_split():
     assert [s["name"] for s in listing["splits"]] == list(CATALOG.split_names())
 
 
+@pytest.mark.slow
 def test_serve_answers_on_the_port_it_is_given():
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "opensoc.cli", "serve", "--port", str(port)], cwd=REPO,
@@ -56,6 +60,7 @@ def test_serve_answers_on_the_port_it_is_given():
         proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_eval_and_training_write_to_a_working_folder(tmp_path):
     ran = opensoc_cli("eval", "--policy", "heuristic", "--limit", "1", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
@@ -69,12 +74,14 @@ def test_eval_and_training_write_to_a_working_folder(tmp_path):
         "train/artifacts")  # the committed policies are untouched
 
 
+@pytest.mark.slow
 def test_eval_refuses_a_task_the_split_does_not_hold(tmp_path):
     ran = opensoc_cli("eval", "--policy", "heuristic", "--tasks", "stage9_imaginary", cwd=tmp_path)
     assert ran.returncode == 2 and "stage9_imaginary" in ran.stderr and "stage1_basic" in ran.stderr
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_regenerate_reproduces_the_committed_results_byte_for_byte(tmp_path):
     committed = [run.folder for run in COMMITTED_RUNS] + [DEMO_EXAMPLES, DEFENDER_CURVE]
     for rel in committed:
@@ -89,6 +96,7 @@ def test_regenerate_reproduces_the_committed_results_byte_for_byte(tmp_path):
     assert written.returncode == 0 and all(run.command() in written.stdout for run in COMMITTED_RUNS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["eval", "--policy", "nonexistent"], ["eval", "--split", "e1_iot23:tset"]])
 def test_unknown_names_are_errors_that_list_what_exists(tmp_path, args):
     ran = opensoc_cli(*args, cwd=tmp_path)

@@ -14,7 +14,8 @@ import sys
 import httpx
 import pytest
 import yaml
-from conftest import REPO, free_port, wait_healthy
+from support import REPO
+from support.server import free_port, wait_healthy
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 
@@ -70,6 +71,8 @@ def image_like(tmp_path_factory):
     return app, venv
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_replayed_image_serves(image_like, tmp_path):
     app, venv = image_like
     port = free_port()
@@ -108,6 +111,8 @@ def _pins(text: str) -> dict[str, str]:
     return pins
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_constraints_pin_exactly_what_the_image_installs(image_like):
     """The lock is complete (every installed distribution), exact, consistent (pip check) and within pyproject's
     ranges; the replayed install above used it, as the Dockerfile does."""

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from support import REPO
 
 pytestmark = pytest.mark.slow  # a server, subprocesses, a few training steps
 

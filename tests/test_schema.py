@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from support.incident_helpers import as_dict, rebuild
 
 from opensoc.families.registry import action_model
 from opensoc.generator import generate
 from opensoc.schema import MAX_EVENTS, IncidentParams, SubmitTriage
+from opensoc.tasks import task_names
 
 OpenSOCAction = action_model()
-from incident_helpers import as_dict, rebuild
-
-from opensoc.tasks import task_names
 
 
 def _errors(exc: pytest.ExceptionInfo) -> list[tuple]:

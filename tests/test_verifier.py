@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from incident_helpers import rebuild
+from support.incident_helpers import rebuild
 
 from opensoc.generator import generate, generate_from_template
 from opensoc.tasks import task_names

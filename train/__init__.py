@@ -1,5 +1,6 @@
 """Training: the CPU policies (numpy, policy gradient from the environment's reward) and the TRL pipeline.
 
-CPU path: ``features`` (hashed observation features), ``cpu_defender``, ``cpu_attacker``.
+CPU path: ``cpu_defender``, ``cpu_attacker`` (over ``incidents.features``, the hashed observation features,
+and ``incidents.linear_policy``).
 GPU path (optional extra ``train``): ``trl_env`` (TRL environment classes), ``sft``, ``grpo``, ``selfplay``.
 """

@@ -124,7 +124,7 @@ def train_attacker(config: AttackerTrainConfig | None = None, progress=None) -> 
         outcomes.extend(o for _, o in played)
         adv = (rewards - rewards.mean()) / (rewards.std() + 1e-6)
         grad = np.zeros_like(attacker.logits)
-        for a, A in zip(actions, adv):
+        for a, A in zip(actions, adv, strict=True):
             grad -= A * p
             grad[a] += A
         attacker.logits += config.learning_rate * grad / config.group_size

@@ -86,7 +86,7 @@ def train_defender(config: DefenderTrainConfig | None = None, progress=None) -> 
             rewards = np.array(_rewards_for_group(env, drawn, seed, actions, primary_log_id(obs.alert)))
             window.extend(rewards.tolist())
             adv = (rewards - rewards.mean()) / (rewards.std() + 1e-6)
-            for a, A in zip(actions, adv):  # ∇ log softmax = (onehot(a) − p) ⊗ x
+            for a, A in zip(actions, adv, strict=True):  # ∇ log softmax = (onehot(a) − p) ⊗ x
                 g = -p.copy()
                 g[a] += 1.0
                 grad += A * np.outer(g, x) / config.group_size
@@ -118,7 +118,7 @@ def plot_curve(log: TrainLog, path: Path, title: str = "CPU defender training") 
     ax.plot(log.steps, log.mean_reward, label="sampled actions (mean reward)", color="#7f8c8d")
     ax.plot(log.steps, log.greedy_reward, label="greedy policy on unseen training seeds", color="#2e86c1", marker="o", ms=3)
     bounds = {}
-    for x, s in zip(log.steps, log.stage):
+    for x, s in zip(log.steps, log.stage, strict=True):
         bounds.setdefault(s, x)
     for s, x in bounds.items():
         ax.axvline(x - 0.5, color="#bbbbbb", linewidth=0.6)

@@ -14,7 +14,7 @@ from ..incidents.prompting import completion_text, triage_action
 def defender_reward(completions, task, seed, **kwargs) -> list[float]:
     env = OpenSOCEnv()
     out = []
-    for completion, t, s in zip(completions, task, seed):
+    for completion, t, s in zip(completions, task, seed, strict=True):
         env.reset(task=t, seed=int(s))
         out.append(float(env.step(triage_action(completion_text(completion))).reward))
     return out

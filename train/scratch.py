@@ -24,6 +24,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class ScratchConfig:
         return SHAPES[self.size]
 
 
-def _stage(config: ScratchConfig, kind: str, out: Path, **kwargs):
+def _stage(config: ScratchConfig, kind: Literal["sft", "grpo"], out: Path, **kwargs):
     """A ``StageConfig`` for one phase: full fine-tuning of the in-memory model, with the hold-out callback."""
 
     use_cpu = None if config.device == "auto" else config.device == "cpu"

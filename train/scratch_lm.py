@@ -50,7 +50,13 @@ def build_tokenizer(corpus: list[str], vocab_size: int = 4096, chat_template: st
     """A byte-level BPE of ``vocab_size`` tokens trained on ``corpus`` (about a second on the SFT set), as a
     transformers tokenizer with ``chat_template`` (``qwen3`` or ``qwen2.5``); byte-level, so any text encodes without
     unknown tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # optional heavy dependency: tokenizers
+    from tokenizers import (  # optional heavy dependency: tokenizers
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast  # optional heavy dependency: transformers
     from trl import chat_template_utils  # optional heavy dependency: trl
 

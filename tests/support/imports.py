@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent.parent
+from support import REPO
+
 OUTSIDE = ("tests", "bench", "scripts", "examples", ".venv", ".git", "build", "dist", "runs")
 
 
@@ -107,31 +108,32 @@ def import_graph() -> ImportGraph:
     graph = ImportGraph(edges={m: set() for m in files})
     for module, path in files.items():
         source = path.read_text(encoding="utf-8")
-        lines = source.splitlines()
-        is_package = path.name == "__init__.py"
-
-        def visit(node: ast.AST, in_function: bool) -> None:
-            for child in ast.iter_child_nodes(node):
-                nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
-                targets: list[str] = []
-                if isinstance(child, ast.ImportFrom):
-                    base = (_resolve(module, is_package, child.level, child.module) if child.level
-                            else child.module or "")
-                    for alias in child.names:
-                        sub = f"{base}.{alias.name}"
-                        targets.append(sub if sub in files else base)
-                elif isinstance(child, ast.Import):
-                    targets = [alias.name for alias in child.names]
-                for target in targets:
-                    internal = target == "opensoc" or target.startswith("opensoc.")
-                    if nested:
-                        graph.inner.append(InnerImport(str(path.relative_to(REPO)), child.lineno,
-                                                       lines[child.lineno - 1].strip(), target, target.split(".")[0]))
-                    elif internal:
-                        graph.edges[module].add(target)
-                    elif not isinstance(child, ast.ImportFrom) or not child.level:
-                        graph.external.setdefault(module, set()).add(target.split(".")[0])
-                visit(child, nested)
-
-        visit(ast.parse(source), False)
+        _visit(graph, files, module, path, source.splitlines(), ast.parse(source), False)
     return graph
+
+
+def _visit(graph: ImportGraph, files: dict[str, Path], module: str, path: Path, lines: list[str], node: ast.AST,
+           in_function: bool) -> None:
+    """Record the imports under ``node`` of ``module`` (read from ``path``) in ``graph``."""
+    is_package = path.name == "__init__.py"
+    for child in ast.iter_child_nodes(node):
+        nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+        targets: list[str] = []
+        if isinstance(child, ast.ImportFrom):
+            base = (_resolve(module, is_package, child.level, child.module) if child.level
+                    else child.module or "")
+            for alias in child.names:
+                sub = f"{base}.{alias.name}"
+                targets.append(sub if sub in files else base)
+        elif isinstance(child, ast.Import):
+            targets = [alias.name for alias in child.names]
+        for target in targets:
+            internal = target == "opensoc" or target.startswith("opensoc.")
+            if nested:
+                graph.inner.append(InnerImport(str(path.relative_to(REPO)), child.lineno,
+                                               lines[child.lineno - 1].strip(), target, target.split(".")[0]))
+            elif internal:
+                graph.edges[module].add(target)
+            elif not isinstance(child, ast.ImportFrom) or not child.level:
+                graph.external.setdefault(module, set()).add(target.split(".")[0])
+        _visit(graph, files, module, path, lines, child, nested)
