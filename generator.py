@@ -21,9 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, UTC
 
+from .parsing.commandline import parse_command_line
 from .parsing.timestamps import format_timestamp, parse_timestamp
 from .schema import CATEGORIES, TRIAGE_ACTIONS, IncidentParams, TriageAction
 from .tasks.registry import TaskSpec, get_task
+from .world.catalog import home, program_for
 from .world.inventory import (
     DOMAIN_SID,
     EMAIL_DOMAIN,
@@ -50,11 +52,12 @@ MAIL_SUBJECTS = ("Invoice {n} attached", "Updated payroll schedule", "Shared doc
 _SENDER_NAMES = ("billing", "noreply", "hr-team", "accounts", "support", "j.smith", "notifications", "admin", "docs")
 _PROC_STEMS = ("svcupd", "winhelper", "msupdate", "taskhostw", "runtimebroker", "syscache", "updater", "helper")
 # User agents, upload paths and methods are drawn from pools every template shares, whatever its label: the
-# verifier never reads them, so they must carry nothing a defender could learn the label from.
+# verifier never reads them, so they must carry nothing a defender could learn the label from (and no agent that a
+# high SigmaHQ proxy rule reads as an attack by itself, such as BITS fetching from an uncommon domain).
 USER_AGENTS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
                 "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
                 "Microsoft-CryptoAPI/10.0", "Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.50",
-                "Microsoft BITS/7.8", "CloudBackupAgent/7.4", "rclone/v1.66.0", "curl/8.5.0", "python-requests/2.31.0",
+                "CloudBackupAgent/7.4", "rclone/v1.66.0", "curl/8.5.0", "python-requests/2.31.0",
                 "Go-http-client/1.1")
 _UPLOAD_PATHS = ("/v1/objects/{h}", "/upload/{n}", "/api/v2/files/{h}", "/ingest/{n}", "/u/{n}", "/sync/{h}")
 _UPLOAD_METHODS = ("PUT", "POST")
@@ -139,12 +142,19 @@ class Scene:
     def upload_path(self) -> str:
         return self.pick(_UPLOAD_PATHS).format(h=self.sha256()[:12], n=self.rng.randint(1000, 999_999))
 
+    def image_path(self, user: str | None, name: str) -> str:
+        """Where ``name`` runs from: its install folder, or for a portable tool the folder its user downloaded it to."""
+        program = program_for(name.lower())
+        if program is not None and not program.install:
+            return f"C:\\Users\\{user}\\Downloads\\{name}" if user and user != "SYSTEM" else f"C:\\Tools\\{name}"
+        return home(name)
+
     # -- event builders (dicts keyed by the schema's dotted names; log_id added later)
     def proc(self, t: float, host: Host, user: str | None, name: str, cmd: str, parent: str = "explorer.exe",
              original: str | None = None, executable: str | None = None, source: str = "sysmon") -> dict:
         ev = {"event_type": "process_start", "source": source, "timestamp": self.ts(t), "host": host.name, "user": user,
               "winlog.event_id": 1 if source == "sysmon" else 4688 if source == "windows_security" else None,
-              "process.name": name, "process.executable": executable or f"C:\\Windows\\System32\\{name}",
+              "process.name": name, "process.executable": executable or self.image_path(user, name),
               "process.command_line": cmd, "process.parent.name": parent, "process.hash.sha256": self.sha256()}
         if original:
             ev["process.pe.original_file_name"] = original
@@ -242,11 +252,15 @@ def _stager(scene: Scene) -> str:
     ))
 
 
-ADMIN_SCRIPTS = ("Get-Service -Name Spooler,W32Time | Where-Object Status -eq Stopped | Start-Service",
-                  "Get-WinEvent -LogName System -MaxEvents 50 | Select-Object TimeCreated,Id,Message",
-                  "Get-HotFix | Sort-Object InstalledOn -Descending | Select-Object -First 5",
-                  "Test-NetConnection {srv} -Port 443",
-                  "Get-ChildItem C:\\Windows\\Logs -Recurse | Measure-Object -Property Length -Sum")
+# What an IT-Admin runs on a server from the jump host (PowerShell remoting: the admin-tooling context).
+ADMIN_SCRIPTS = ("Invoke-Command -ComputerName {srv} -ScriptBlock {{ Get-Service -Name Spooler,W32Time | "
+                 "Where-Object Status -eq Stopped | Start-Service }}",
+                 "Invoke-Command -ComputerName {srv} -ScriptBlock {{ Get-WinEvent -LogName System -MaxEvents 50 }} | "
+                 "Select-Object TimeCreated,Id,Message",
+                 "Invoke-Command -ComputerName {srv} -ScriptBlock {{ Get-HotFix }} | Sort-Object InstalledOn -Descending | "
+                 "Select-Object -First 5",
+                 "Invoke-Command -ComputerName {srv} -ScriptBlock {{ Get-ChildItem C:\\Windows\\Logs -Recurse | "
+                 "Measure-Object -Property Length -Sum }}")
 
 
 def _lolbin_command(scene: Scene, user: str) -> tuple[str, str]:
@@ -291,7 +305,7 @@ def _renamed_lolbin(scene: Scene) -> list[dict]:
     h = scene.workstation()
     alias = f"{scene.pick(_PROC_STEMS)}.exe"
     cmd = f"{alias} -NoP -W HiDdEn -EnC {scene.encoded(_stager(scene))}"
-    cmd = scene.pick((cmd, cmd.replace("-EnC", "-e^n^c"), cmd.replace("-EnC", "-EncodedCommand")))
+    cmd = scene.pick((cmd, cmd.replace("-EnC", "/ec"), cmd.replace("-EnC", "-EncodedCommand")))
     return [scene.proc(0, h, h.owner, alias, cmd, parent="explorer.exe", original="PowerShell.EXE",
                        executable=f"C:\\Users\\{h.owner}\\AppData\\Roaming\\{alias}")]
 
@@ -529,7 +543,8 @@ def _lsass_dump_command(scene: Scene) -> list[dict]:
     h = scene.workstation()
     name, cmd = scene.pick((("procdump64.exe", "procdump64.exe -accepteula -ma lsass.exe C:\\Windows\\Temp\\ls.dmp"),
                             ("rundll32.exe", f"rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump {scene.rng.randint(500, 900)} C:\\Windows\\Temp\\d.bin full")))
-    return [scene.proc(0, h, h.owner, name, cmd, parent="cmd.exe")]
+    executable = f"C:\\Users\\{h.owner}\\Downloads\\{name}" if name.startswith("procdump") else None
+    return [scene.proc(0, h, h.owner, name, cmd, parent="cmd.exe", executable=executable)]
 
 
 def _masquerading_defender(scene: Scene) -> list[dict]:
@@ -559,7 +574,7 @@ def _port_scan(scene: Scene, *, internal: bool) -> list[dict]:
 
 def _obfuscated_enumeration(scene: Scene) -> list[dict]:
     h = scene.workstation()
-    name, cmd = scene.pick((("net.exe", 'N^e^T.exe GrOuP "dOmAiN aDmInS" /DoMaIn'),
+    name, cmd = scene.pick((("cmd.exe", 'cmd.exe /c N^e^T.exe GrOuP "dOmAiN aDmInS" /DoMaIn'),
                             ("cmd.exe", 'cmd.exe /c "n^ltest /dc^list:corp.example.com"'),
                             ("whoami.exe", 'WhoAmI.exe /ALL'),
                             ("powershell.exe", "powershell.exe \u2013c \"Get-ADGroupMember -Identity 'Domain Admins'\""),
@@ -987,19 +1002,37 @@ def _lay_out(scene: Scene, events: list[dict], extras: list[list[dict]]) -> list
 
 def _inject(scene: Scene, events: list[dict]) -> list[dict]:
     """Plant an instruction in one text field; returns a carrier event to add when none has text."""
-    carriers = [e for e in events if any(e.get(f) for f in _TEXT_FIELDS)]
+    carriers = [e for e in events if any(e.get(f) for f in _TEXT_FIELDS) and _joiner(e) is not None]
     added = []
-    if not carriers:
-        added = _open_document(scene)
+    if not carriers:  # a maintenance script's echo: a cmd.exe line whose comment can carry the text
+        added = [scene.proc(0, scene.host("server"), "SYSTEM", "cmd.exe", "cmd.exe /c echo nightly maintenance",
+                            parent="svchost.exe")]
         carriers = added
     target = scene.pick(carriers)
     fld = next(f for f in _TEXT_FIELDS if target.get(f))
     text = scene.pick(INJECTIONS).format(n=scene.rng.randint(1000, 9999), log=f"L4-{scene.rng.randrange(len(events) + 1)}")
-    joiner = {"process.command_line": " & rem ", "email.subject": " | ", "user_agent.original": " ",
-              "registry.data.strings": " "}[fld]
+    joiner = _joiner(target)
+    assert joiner is not None
     limit = {"email.subject": 256, "user_agent.original": 256, "registry.data.strings": 256}.get(fld, 1024)
     target[fld] = (target[fld] + joiner + text)[:limit]
     return added
+
+
+def _joiner(event: dict) -> str | None:
+    """How an instruction rides along in ``event``'s first text field without changing what runs: a comment in the
+    syntax of the interpreter that reads a command line (``& rem`` for cmd.exe, ``#`` for a PowerShell ``-Command``
+    script), or words of text elsewhere; ``None`` where no comment form exists (an encoded PowerShell command, or a
+    program that is no interpreter)."""
+    fld = next(f for f in _TEXT_FIELDS if event.get(f))
+    if fld != "process.command_line":
+        return {"email.subject": " | ", "user_agent.original": " ", "registry.data.strings": " "}[fld]
+    image = str(event.get("process.pe.original_file_name") or event.get("process.name", "")).lower()
+    if image in ("powershell.exe", "pwsh.exe"):
+        if str(event.get("process.parent.name", "")).lower().endswith("explorer.exe"):
+            return None  # a comment in a command a user pasted into Run is the ClickFix lure itself
+        shell = parse_command_line(event[fld], image).invocations[0]
+        return None if shell.has_parameter("encodedcommand", "e", "ec", "enc", min_prefix=2) else " # "
+    return " & rem " if image == "cmd.exe" else None  # another program would take the words as its arguments
 
 
 def eligible_templates(spec: TaskSpec) -> list[Template]:

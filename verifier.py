@@ -1,42 +1,39 @@
-"""Ground truth and plausibility, computed from an incident's structured events alone.
+"""Ground truth from an incident's structured events alone, and what explains each event.
 
 ``compute_ground_truth`` runs the verdict rule table (``VERDICT_RULES``) over the normalised events
-(``normalize.normalize_event``: executables, command lines, accounts, groups, registry keys and domains read
-the way the systems that wrote them mean them) and the asset inventory. ``check_plausibility`` decides whether an
-attacker's incident lies inside the world the verdict models: a closed world, so an event of a kind, value or
-combination the rules do not model is refused with a code that says so, rather than silently judged benign.
-Neither reads ``narrative``, ``target_label`` or ``category`` (the category is checked against the events by
-``CATEGORY_DEPICTIONS``, which are independent of the verdict rules); free-text fields are parsed as the programs
-that would read them parse them, never interpreted as instructions.
+(``parsing.normalize``: executables, command lines, accounts, groups, registry keys and domains read the way the
+systems that wrote them mean them), the software catalog (``world.catalog``: what each program and cmdlet
+invocation is) and the asset inventory. ``explain`` says, for every event, what accounts for it: a rule that fired
+on it (an attack, or a named benign context of the world), or an ordinary activity of the world (``ORDINARY``).
 
 Invariants:
-- the verdict depends only on ``params.events`` (and the fixed inventory);
+- the verdict depends only on ``params.events`` (and the fixed world: inventory and catalog);
 - the verdict is the most severe action among the malicious rules that fire, ordered
-  ``escalate > quarantine_host > block_ip > monitor``; with none, it is ``dismiss``;
+  ``escalate > quarantine_host > block_ip > monitor``, and ``dismiss`` only when every event is explained by a
+  benign rule or an ordinary activity: an event nothing explains is not "nothing happened", it is an incident the
+  verifier cannot adjudicate, and admission (``adjudication.admission``) refuses it;
+- a process's meaning comes from its catalog use (its class), never from its name or a substring of its command;
 - a quarantine-class finding on a critical asset is escalated;
-- rules that describe an aggregate (roll-ups, uploads, failed logons, scans) sum over the whole window.
+- rules that describe an aggregate (roll-ups, uploads, failed logons, scans) sum over the whole window; each names
+  the world's context that is its exception, and that context explains only the events it covers.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import cached_property
-from pathlib import PureWindowsPath
 
 from pydantic import Field
 
-from .parsing.commandline import SWITCH_DASHES, Invocation
+from .parsing.commandline import Invocation, canonical_image
 from .parsing.normalize import (
     NormalizedEvent,
     attachment_type,
     backup_job,
-    has_posix_form,
-    has_windows_form,
     is_user_writable,
     normalize_event,
     sanctioned_domain,
@@ -44,7 +41,6 @@ from .parsing.normalize import (
     upload_sanctioned,
 )
 from .schema import (
-    BENIGN_CATEGORIES,
     Authentication,
     DnsQuery,
     EmailReceived,
@@ -59,16 +55,12 @@ from .schema import (
     StrictModel,
     TriageAction,
 )
-from .world.inventory import (
-    INVENTORY,
-    TRUSTED_LSASS_READERS,
-    is_internal_ip,
-    is_routable_external_ip,
-)
+from .world.catalog import OFFICE, Context, Judgment, judge, judge_running, program_for
+from .world.inventory import INVENTORY, TRUSTED_LSASS_READERS, is_internal_ip
 
 # ------------------------------------------------------------------------- thresholds
 
-# One table, rendered into docs/verifier.md; every numeric cut-off the rules and checks use is here.
+# One table, rendered into docs/verifier.md; every numeric cut-off the rules use is here.
 THRESHOLDS: dict[str, tuple[float, str]] = {
     "exfil_bytes": (100_000_000, "bytes sent from one internal host to outside destinations not sanctioned for its uploads, summed over the window"),
     "exfil_min_chunk": (1_000_000, "bytes a single transfer must carry to count toward exfil_bytes (64 events of less cannot reach it)"),
@@ -85,13 +77,8 @@ THRESHOLDS: dict[str, tuple[float, str]] = {
     "typo_failures": (4, "failed logons from one source and against one account that pass for typing mistakes"),
     "scan_distinct_targets": (10, "distinct (destination.ip, destination.port) pairs probed by one source or one outside /24"),
     "mass_file_count": (100, "files renamed or modified, or both written and deleted, by one process on one host"),
-    "max_window_s": (86_400, "longest plausible span of one incident's log window, in seconds"),
     "exfil_internal_bytes": (1_000_000, "bytes to an internal address that make a data_exfiltration incident implausible"),
-    "max_identical_events": (2, "events identical in every field but log_id that one window may hold"),
 }
-
-# Timestamps outside this range are not plausible log times (a clock at year 1 is a crafting error, not an evasion).
-PLAUSIBLE_TIME_RANGE = (datetime(2015, 1, 1, tzinfo=timezone.utc), datetime(2035, 12, 31, 23, 59, 59, tzinfo=timezone.utc))
 
 
 def _t(name: str) -> float:
@@ -123,50 +110,20 @@ class GroundTruth(StrictModel):
     rules_fired: list[RuleFiring] = Field(description="Every rule that fired, malicious and benign context rules.")
 
 
-class Violation(StrictModel):
-    """A plausibility failure with a stable machine-readable code."""
-
-    code: str
-    message: str
-    log_id: str | None = None
-
-
-class PlausibilityReport(StrictModel):
-    ok: bool
-    violations: list[Violation]
-
-
 # ------------------------------------------------------------------------- vocabulary
 
-_OFFICE = frozenset({"winword.exe", "excel.exe", "powerpnt.exe", "outlook.exe", "onenote.exe", "mspub.exe",
-                     "msaccess.exe", "visio.exe"})
 _SHELLS = frozenset({"powershell.exe", "pwsh.exe", "cmd.exe", "wscript.exe", "cscript.exe", "mshta.exe", "rundll32.exe",
                      "regsvr32.exe", "certutil.exe", "bitsadmin.exe", "msiexec.exe", "wmic.exe", "schtasks.exe",
                      "curl.exe", "msbuild.exe", "installutil.exe", "cmstp.exe", "hh.exe", "forfiles.exe", "bash.exe"})
-_REMOTE_EXEC_IMAGES = frozenset({"psexec.exe", "paexec.exe", "winrs.exe"})
-_REMOTE_CMDLETS = frozenset({"invoke-command", "enter-pssession", "new-pssession"})
 # Attachment types that run code when opened: risky from any outside sender.
 _EXECUTABLE_ATTACHMENTS = frozenset({".iso", ".img", ".vhd", ".vhdx", ".lnk", ".js", ".jse", ".hta", ".vbs", ".vbe",
                                      ".wsf", ".exe", ".scr", ".com", ".bat", ".cmd", ".ps1", ".one", ".msi", ".cpl",
                                      ".jar", ".chm"})
 _PROCESS_VM_READ = 0x0010
-_URL = re.compile(r"(?:https?|ftp)://([a-z0-9.-]+)")
-_DOWNLOAD_CRADLE = re.compile(r"downloadstring|downloadfile|downloaddata|openread\(|net\.webclient|frombase64string|"
-                              r"start-bitstransfer|bitstransfer|invoke-webrequest|invoke-restmethod|xmlhttp|"
-                              r"msxml2\.|winhttprequest")
-def _urls(inv: Invocation) -> list[str]:
-    return _URL.findall(" ".join(inv.args) + " " + inv.script)
-
-
-def _unsanctioned_urls(inv: Invocation) -> list[str]:
-    return [d for d in _urls(inv) if not _is_internal_name(d) and not sanctioned_domain(d)]
-
-
-def _is_internal_name(domain: str) -> bool:
-    try:
-        return is_internal_ip(str(ipaddress.ip_address(domain)))
-    except ValueError:
-        return domain.endswith(".corp.example.com") or "." not in domain
+# Host roles whose job is to reach many hosts at once (the scanner, the remote-access gateway, single sign-on, software
+# management): their connections are no scan.
+_FAN_OUT_ROLES = frozenset({"scanner", "vpn_gateway", "sso_server", "management_server"})
+_MANAGEMENT_AGENTS = frozenset({"ccmexec.exe", "agentexecutor.exe"})
 
 
 def _invocations(n: NormalizedEvent) -> tuple[Invocation, ...]:
@@ -175,121 +132,9 @@ def _invocations(n: NormalizedEvent) -> tuple[Invocation, ...]:
     return (Invocation(n.image or "", ()),) if n.image else ()
 
 
-def _rundll32_entry(inv: Invocation) -> tuple[str, str]:
-    """(dll, entry point) of a rundll32 invocation: ``dll,Entry``, ``dll, Entry`` and ``dll #24`` forms."""
-    text = " ".join(inv.args)
-    dll, _, rest = text.partition(",")
-    if not rest:
-        dll, _, rest = text.partition(" ")
-    return PureWindowsPath(dll.strip()).name, rest.strip().split(" ")[0] if rest.strip() else ""
-
-
-# ---------------------------------------------------------------- command predicates
-
-
-def lolbin_abuse(inv: Invocation) -> str | None:
-    """Why a living-off-the-land binary invocation downloads, decodes or proxies code (``"download"`` when it
-    fetches from an outside source, ``"execution"`` otherwise), or None."""
-    p, has, urls = inv.program, inv.has_switch, _urls(inv)
-    if p in ("powershell.exe", "pwsh.exe"):
-        if _DOWNLOAD_CRADLE.search(inv.script) and urls:
-            return "download"
-        if inv.has_switch("encodedcommand") or _DOWNLOAD_CRADLE.search(inv.script):
-            return "execution"
-        return None
-    if inv.kind == "cmdlet":
-        if p == "invoke-expression":
-            return "execution"
-        if p in ("invoke-webrequest", "invoke-restmethod", "start-bitstransfer") and urls:
-            return "download"
-        return None
-    if p == "certutil.exe":
-        if has("urlcache", "verifyctl") and urls:
-            return "download"
-        return "execution" if has("decode", "decodehex", "urlcache") else None
-    if p == "bitsadmin.exe" and (has("transfer", "addfile") and urls or has("setnotifycmdline")):
-        return "download" if urls else "execution"
-    if p == "mshta.exe":
-        if urls:
-            return "download"
-        if any(a.startswith(("javascript:", "vbscript:", "about:")) or is_user_writable(a) for a in inv.args):
-            return "execution"
-    if p == "rundll32.exe":
-        dll, entry = _rundll32_entry(inv)
-        if urls:
-            return "download"
-        if "javascript:" in " ".join(inv.args) or is_user_writable(" ".join(inv.args)):
-            return "execution"
-        if dll in ("url.dll", "ieframe.dll", "shdocvw.dll") and entry.lower() in ("fileprotocolhandler", "openurl", "openurla"):
-            return "execution"
-    if p == "regsvr32.exe" and (urls or "scrobj.dll" in inv.args or any(a.startswith("-i:http") for a in inv.args)):
-        return "download" if urls else "execution"
-    if p == "msiexec.exe" and has("i", "package", "y") and _unsanctioned_urls(inv):
-        return "download"
-    if p == "curl.exe" and urls and (has("o", "output", "remote-name") or any(a.startswith("-o") for a in inv.args)):
-        return "download"
-    return None
-
-
-def remote_execution(inv: Invocation) -> bool:
-    """Code launched on another host: PsExec-family tools, ``wmic /node:``, PowerShell remoting, ``sc \\\\host``
-    service changes, ``schtasks /s host`` task changes."""
-    if inv.program in _REMOTE_EXEC_IMAGES:
-        return True
-    if inv.program == "wmic.exe":
-        node = inv.switch_value("node")
-        return node is not None and node.strip('"') not in ("", ".", "localhost", "127.0.0.1")
-    if inv.kind == "cmdlet" and inv.program in _REMOTE_CMDLETS:
-        return inv.has_parameter("computername", "cn", min_prefix=3) or inv.has_parameter("connectionuri", min_prefix=5) \
-            or inv.has_parameter("hostname", min_prefix=2)
-    if inv.program == "sc.exe":
-        return any(a.startswith("\\\\") for a in inv.args) and bool({"create", "config", "start"} & set(inv.args))
-    if inv.program == "schtasks.exe":
-        return inv.has_switch("s") and (inv.has_switch("create") or inv.has_switch("run") or inv.has_switch("change"))
-    return False
-
-
-def domain_discovery(inv: Invocation) -> bool:
-    """Account, group or trust discovery against the domain (ATT&CK T1087.002, T1069.002, T1033)."""
-    p = inv.program
-    if p == "net.exe":
-        verb = inv.args[0] if inv.args else ""
-        privileged = any(INVENTORY.group(a) is not None and INVENTORY.group(a).tier0 for a in inv.args[1:])
-        return verb in ("group", "localgroup", "user", "users", "view", "accounts") and (inv.has_switch("domain") or privileged)
-    if p == "nltest.exe":
-        return inv.has_switch("dclist", "domain_trusts", "dsgetdc", "trusted_domains", "parentdomain")
-    if p == "whoami.exe":
-        return inv.has_switch("all", "groups", "priv")
-    if p in ("adfind.exe", "dsquery.exe"):
-        return True
-    return inv.kind == "cmdlet" and p.startswith("get-ad")
-
-
-def recovery_inhibition(inv: Invocation) -> bool:
-    """Shadow copies, the backup catalog or boot recovery removed or disabled (ATT&CK T1490)."""
-    p, args = inv.program, inv.args
-    if p == "vssadmin.exe":
-        return (args[:2] == ("delete", "shadows")) or (args[:2] == ("resize", "shadowstorage"))
-    if p == "wmic.exe":
-        return "shadowcopy" in args and "delete" in args
-    if p == "wbadmin.exe":
-        return bool(args) and args[0] == "delete" and any(a in ("catalog", "systemstatebackup", "backup") for a in args[1:])
-    if p == "bcdedit.exe":
-        text = " ".join(args)
-        return inv.has_switch("set") and ("recoveryenabled no" in text or "ignoreallfailures" in text)
-    if p in ("powershell.exe", "pwsh.exe"):
-        return "win32_shadowcopy" in inv.script and bool(re.search(r"remove-wmiobject|remove-ciminstance|\.delete\(\)|rwmi|rcim", inv.script))
-    return False
-
-
-def lsass_dump(inv: Invocation) -> bool:
-    """A command that writes LSASS's memory to a file (ATT&CK T1003.001)."""
-    if inv.program == "procdump.exe":
-        return any(a in ("lsass", "lsass.exe") for a in inv.args) and any(a[:1] in SWITCH_DASHES and a[1:3] in ("ma", "mm", "mp") for a in inv.args)
-    if inv.program == "rundll32.exe":
-        dll, entry = _rundll32_entry(inv)
-        return dll in ("comsvcs.dll", "comsvcs") and entry.lower() in ("minidump", "#24", "minidumpw")
-    return inv.kind == "cmdlet" and inv.program == "out-minidump"
+def context_of(n: NormalizedEvent) -> Context:
+    return Context(user=n.user, host_role=n.host.role if n.host else None, admin_context=n.admin_context,
+                   parent=n.parent_image)
 
 
 # ------------------------------------------------------------------------ rule context
@@ -325,16 +170,49 @@ class Window:
         return self.of(ProcessStart)
 
     @cached_property
+    def judgments(self) -> dict[str, tuple[tuple[Invocation, Judgment], ...]]:
+        """Each process start's invocations (the event's own process judged at its logged path), each registry
+        write's stored command, and each process access's accessor, with their catalog judgments."""
+        out: dict[str, tuple[tuple[Invocation, Judgment], ...]] = {}
+        for n in self.events:
+            ctx = context_of(n)
+            if isinstance(n.event, ProcessStart):
+                invs = _invocations(n)
+                out[n.log_id] = tuple((inv, judge(inv, ctx, n.image_path if i == 0 else None))
+                                      for i, inv in enumerate(invs))
+            elif isinstance(n.event, RegistrySet) and n.payload is not None:
+                out[n.log_id] = tuple((inv, judge(inv, Context(user=n.user, host_role=ctx.host_role)))
+                                      for inv in n.payload.invocations)
+            elif isinstance(n.event, ProcessAccess) and n.image:
+                out[n.log_id] = ((Invocation(n.image, ()), judge_running(n.image, ctx, n.image_path)),)
+        return out
+
+    @cached_property
     def logon_failures(self) -> list[NormalizedEvent]:
         return [n for n in self.of(Authentication) if n.event.outcome == "failure"]
 
     @cached_property
+    def stale_service_logons(self) -> list[NormalizedEvent]:
+        """Failed logons of a service account from a host its service runs on: a password nobody updated."""
+        out = []
+        for n in self.logon_failures:
+            account = INVENTORY.user(n.user) if n.user else None
+            source = INVENTORY.host_by_ip(n.event.source_ip)
+            if account is not None and account.kind == "service" and source is not None and source.name in account.runs_on:
+                out.append(n)
+        return out
+
+    @cached_property
     def brute_force_campaigns(self) -> list[tuple[str, frozenset[str], list[NormalizedEvent]]]:
         """Failed-logon campaigns: ("source", {ip}, failures) for a source with ≥ brute_force_failures failures, and
-        ("account", sources, failures) for an account failing that often from two or more outside sources."""
+        ("account", sources, failures) for an account failing that often from two or more outside sources. A service
+        account's failures from its own host (a stale password) are no campaign."""
+        stale = {n.log_id for n in self.stale_service_logons}
         by_source: dict[str, list[NormalizedEvent]] = defaultdict(list)
         by_account: dict[str, list[NormalizedEvent]] = defaultdict(list)
         for n in self.logon_failures:
+            if n.log_id in stale:
+                continue
             by_source[n.event.source_ip].append(n)
             if not is_internal_ip(n.event.source_ip):  # an account's own user fails from inside; attackers from outside
                 by_account[n.user or ""].append(n)
@@ -343,6 +221,10 @@ class Window:
         campaigns += [("account", frozenset(n.event.source_ip for n in evs), evs) for user, evs in by_account.items()
                       if len(evs) >= _t("brute_force_failures") and len({n.event.source_ip for n in evs}) >= 2]
         return campaigns
+
+    @cached_property
+    def firings(self) -> list[RuleFiring]:
+        return evaluate_rules(self.params, self)
 
 
 @dataclass(frozen=True)
@@ -373,15 +255,22 @@ def _bulk_upload(w: Window) -> list[Match]:
 def _known_good_transfer(w: Window) -> list[Match]:
     return [Match((n.log_id,), n.host_name) for n in w.of(NetworkConnection, HttpRequest)
             if n.outbound and n.destination_service is not None
-            and ((n.event.source_bytes >= _t("exfil_min_chunk") and upload_sanctioned(n))
-                 or n.event.destination_bytes >= 1_000_000)]
+            and n.event.destination_bytes >= 1_000_000]
+
+
+def _blocklist_lookup(n: NormalizedEvent) -> bool:
+    """A DNS blocklist lookup by a host whose function asks that list (the mail relay asking about a sender)."""
+    name = n.event.question_name.lower().rstrip(".")
+    return n.host is not None and any(
+        s.purpose == "dnsbl" and (name == s.domain or name.endswith("." + s.domain))
+        and bool(set(s.queried_from) & set(n.host.functions)) for s in INVENTORY.services)
 
 
 def _dns_tunnel(w: Window) -> list[Match]:
     groups: dict[tuple[str, str], list[NormalizedEvent]] = defaultdict(list)
     for n in w.of(DnsQuery):
         if not sanctioned_domain(n.domain) and not _is_internal_name(n.event.question_name.lower()):
-            groups[(n.host_name or n.event.source_ip, n.domain)].append(n)
+            groups[(n.host_name or n.event.source_ip, n.domain or "")].append(n)
     matches = []
     for (host, _), evs in groups.items():
         long_labels = [n for n in evs if len(n.event.question_name.split(".")[0]) >= _t("dns_tunnel_label_len")]
@@ -390,6 +279,13 @@ def _dns_tunnel(w: Window) -> list[Match]:
         if len(long_labels) >= _t("dns_tunnel_queries") or volume:
             matches.append(Match(tuple(n.log_id for n in evs), host))
     return matches
+
+
+def _is_internal_name(domain: str) -> bool:
+    try:
+        return is_internal_ip(str(ipaddress.ip_address(domain)))
+    except ValueError:
+        return domain.endswith(".corp.example.com") or "." not in domain
 
 
 def _periodic(w: Window, *, known_good: bool) -> list[Match]:
@@ -402,7 +298,7 @@ def _periodic(w: Window, *, known_good: bool) -> list[Match]:
         if len(evs) < _t("beacon_min_connections"):
             continue
         times = sorted(n.time.timestamp() for n in evs)
-        gaps = sorted(b - a for a, b in zip(times, times[1:]))
+        gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
         median = gaps[len(gaps) // 2]
         if not _t("beacon_min_period_s") <= median <= _t("beacon_max_period_s"):
             continue
@@ -434,16 +330,31 @@ def _brute_force(w: Window, *, internal: bool | None, succeeded: bool) -> list[M
 
 
 def _typing_mistakes(w: Window) -> list[Match]:
-    """Failed logons few enough to be typos: at most typo_failures from their source and against their account.
-    Between that and a campaign lies activity nothing explains, which the suspicion check contests."""
+    """Failed logons few enough to be typos: of an account the directory has, at most typo_failures from their source
+    and against their account (a name nobody has is a guess, not a typo)."""
+    stale = {n.log_id for n in w.stale_service_logons}
     per_source: dict[str, list[str]] = defaultdict(list)
     per_account: dict[str, int] = defaultdict(int)
     for n in w.logon_failures:
+        if n.log_id in stale:
+            continue
         per_source[n.event.source_ip].append(n.log_id)
         per_account[n.user or ""] += 1
-    ok = {n.log_id for n in w.logon_failures
-          if len(per_source[n.event.source_ip]) <= _t("typo_failures") and per_account[n.user or ""] <= _t("typo_failures")}
+    ok = {n.log_id for n in w.logon_failures if n.log_id not in stale and INVENTORY.user(n.user or "") is not None
+          and len(per_source[n.event.source_ip]) <= _t("typo_failures") and per_account[n.user or ""] <= _t("typo_failures")}
     return [Match(tuple(i for i in ids if i in ok), None) for ids in per_source.values() if any(i in ok for i in ids)]
+
+
+def _stale_service_password(w: Window) -> list[Match]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for n in w.stale_service_logons:
+        groups[n.user or ""].append(n.log_id)
+    return [Match(tuple(ids), None) for ids in groups.values()]
+
+
+def _block(ip: str) -> str:
+    """The /24 (IPv4) or /64 (IPv6) an address belongs to: the unit one actor usually holds."""
+    return str(ipaddress.ip_network(f"{ip}/{24 if ':' not in ip else 64}", strict=False))
 
 
 def _port_scan(w: Window, *, internal: bool) -> list[Match]:
@@ -455,7 +366,7 @@ def _port_scan(w: Window, *, internal: bool) -> list[Match]:
         if is_internal_ip(src) != internal:
             continue
         owner = INVENTORY.host_by_ip(src)
-        if owner is not None and owner.role == "scanner":
+        if owner is not None and owner.role in _FAN_OUT_ROLES:
             continue
         # Outside sources are grouped by /24 too: one actor's block spreading a scan over its addresses.
         groups[src].append(n)
@@ -473,43 +384,72 @@ def _port_scan(w: Window, *, internal: bool) -> list[Match]:
     return matches
 
 
-def _sanctioned_scanner(w: Window) -> list[Match]:
-    return [Match((n.log_id,), n.host_name) for n in w.of(NetworkConnection)
-            if (owner := INVENTORY.host_by_ip(n.event.source_ip)) is not None and owner.role == "scanner"]
+def _fan_out_hosts(w: Window, *roles: str) -> list[Match]:
+    """Connections and logons made by a host whose job is to reach many hosts (``roles``)."""
+    out = []
+    for n in w.of(NetworkConnection, Authentication):
+        owner = INVENTORY.host_by_ip(n.event.source_ip)
+        if owner is not None and owner.role in roles:
+            out.append(Match((n.log_id,), n.host_name))
+    return out
 
 
-def _processes(w: Window, predicate: Callable[[NormalizedEvent], bool], *, admin: bool | None = None) -> list[Match]:
-    """Process starts satisfying ``predicate``; ``admin`` keeps only sanctioned admin activity (True), only activity
-    outside it (False), or both (None)."""
+# Programs that only show, search or write text: what their arguments say is data, not something run.
+TEXT_PROGRAMS = frozenset({"notepad.exe", "findstr.exe", "find.exe", "cmd.exe", "wordpad.exe"})
+
+
+def _text_naming_technique(w: Window) -> list[Match]:
+    """Process starts whose every invocation is an ordinary use of a text program (the words of a technique in a
+    file name, a search or a comment: an analyst's note, not an attack)."""
+    out = []
+    for n in w.processes:
+        judged = w.judgments.get(n.log_id, ())
+        if judged and all((inv.kind == "builtin" or inv.kind == "process" and inv.program in TEXT_PROGRAMS)
+                          and j.use is not None and j.use.benign for inv, j in judged) \
+                and not (n.command and n.command.unresolved):
+            out.append(Match((n.log_id,), n.host_name))
+    return out
+
+
+def _judged(w: Window, klasses: set[str], *, admin: bool | None = None, stored: bool | None = None,
+            own: bool = False) -> list[Match]:
+    """Process starts (and registry writes' stored commands) with an invocation whose catalog use is of one of
+    ``klasses``; ``admin`` keeps only those in (True) or outside (False) the admin context, ``stored`` only
+    invocations kept for later (True) or run now (False), ``own`` only the event's own process."""
+    out = []
+    for n in w.processes:
+        if admin is not None and n.admin_context != admin:
+            continue
+        for i, (inv, j) in enumerate(w.judgments.get(n.log_id, ())):
+            if own and i:
+                break
+            if j.use is not None and j.use.klass in klasses and (stored is None or inv.stored == stored):
+                out.append(Match((n.log_id,), n.host_name))
+                break
+    return out
+
+
+def _renamed(n: NormalizedEvent) -> bool:
+    """A catalog program under another file name: its PE original name is not the name it ran as."""
+    original = n.event.process_pe_original_file_name if isinstance(n.event, ProcessStart) else None
+    shown = vars(n.event).get("process_executable") or vars(n.event).get("process_name")
+    return bool(original and shown) and program_for(canonical_image(original)) is not None and \
+        canonical_image(original) != canonical_image(shown)
+
+
+def _masquerading(w: Window) -> list[Match]:
+    return _judged(w, {"masquerade"}) + [Match((n.log_id,), n.host_name) for n in w.processes if _renamed(n)]
+
+
+def _office_child_shell(w: Window) -> list[Match]:
+    return [Match((n.log_id,), n.host_name) for n in w.processes if n.parent_image in OFFICE and n.image in _SHELLS]
+
+
+def _management(w: Window) -> list[Match]:
+    """Work of the software management agent: a process it starts as SYSTEM, all of whose invocations are benign."""
     return [Match((n.log_id,), n.host_name) for n in w.processes
-            if (admin is None or n.admin_context == admin) and predicate(n)]
-
-
-def _any_invocation(test: Callable[[Invocation], object]) -> Callable[[NormalizedEvent], bool]:
-    return lambda n: any(test(inv) for inv in _invocations(n))
-
-
-def _office_child_shell(n: NormalizedEvent) -> bool:
-    return n.parent_image in _OFFICE and n.image in _SHELLS
-
-
-def _lolbin_outside_admin_context(n: NormalizedEvent) -> bool:
-    """LOLBin abuse by anyone but an IT-Admin on a jump host; there, only a download from an outside source that is
-    no sanctioned vendor (the admin context covers remote administration, not ingress tool transfer)."""
-    for inv in _invocations(n):
-        why = lolbin_abuse(inv)
-        if why and (not n.admin_context or (why == "download" and _unsanctioned_urls(inv))):
-            return True
-    return False
-
-
-def _admin_tooling(n: NormalizedEvent) -> bool:
-    return n.admin_context and any(remote_execution(i) or domain_discovery(i) or lolbin_abuse(i) for i in _invocations(n))
-
-
-def _local_installer(n: NormalizedEvent) -> bool:
-    return n.image == "msiexec.exe" and n.user in ("SYSTEM", "svc_deploy") and not any(
-        lolbin_abuse(i) for i in _invocations(n))
+            if n.parent_image in _MANAGEMENT_AGENTS and (n.user or "").lower() == "system"
+            and all(j.use is not None and j.use.benign for _, j in w.judgments.get(n.log_id, ()))]
 
 
 def _lsass_access(w: Window, *, allow_listed: bool) -> list[Match]:
@@ -523,37 +463,67 @@ def _lsass_access(w: Window, *, allow_listed: bool) -> list[Match]:
     return matches
 
 
-def _run_key_persistence(w: Window) -> list[Match]:
-    matches = []
+def _registry(w: Window, kinds: set[str], *, benign: bool | None) -> list[Match]:
+    """Registry writes to places of ``kinds`` whose stored command is benign (True), not benign (False), or any."""
+    out = []
     for n in w.of(RegistrySet):
-        if n.autostart is None or n.payload is None:
+        if n.registry_kind not in kinds:
             continue
-        invocations = n.payload.invocations
-        writable = is_user_writable(n.payload_path) or any(is_user_writable(a) for inv in invocations for a in inv.args
-                                                            if inv.program in _SHELLS)
-        if writable or any(lolbin_abuse(inv) for inv in invocations):
-            matches.append(Match((n.log_id,), n.host_name))
-    return matches
+        judgments = w.judgments.get(n.log_id, ())
+        if not judgments:
+            continue
+        harmless = all(j.use is not None and j.use.benign for _, j in judgments) and not is_user_writable(n.payload_path)
+        if benign is None or harmless == benign:
+            out.append(Match((n.log_id,), n.host_name))
+    return out
 
 
-def _mass_file_change(w: Window) -> list[Match]:
+def _security_tampering(w: Window) -> list[Match]:
+    """Defender switched off or excluded, LSA protection lowered, WDigest made to keep clear-text credentials."""
+    out = _judged(w, {"defense_evasion"})
+    for n in w.of(RegistrySet):
+        _, value = (n.event.registry_path.rsplit("\\", 1) + [""])[:2]
+        value, data = value.lower(), n.event.registry_data.strip().lower()
+        on = data in ("1", "dword:00000001", "0x1", "0x00000001", "true")
+        off = data in ("0", "dword:00000000", "0x0", "0x00000000", "false")
+        if n.registry_kind == "defender" and ((value.startswith("disable") and on) or "exclusion" in n.event.registry_path.lower()):
+            out.append(Match((n.log_id,), n.host_name))
+        elif n.registry_kind == "lsa" and ((value in ("uselogoncredential",) and on) or (value == "runasppl" and off)
+                                          or (value == "disablerestrictedadmin" and off)):
+            out.append(Match((n.log_id,), n.host_name))
+    return out
+
+
+def _mass_file_change(w: Window, *, developer: bool) -> list[Match]:
     """Per (host, process): ≥ mass_file_count renamed or modified files, or as many written as deleted
-    (ransomware that writes encrypted copies and deletes the originals). Roll-ups are summed."""
+    (ransomware that writes encrypted copies and deletes the originals). Roll-ups are summed. ``developer`` selects
+    instead a developer's checkout: git on an engineer's own workstation, in their repositories."""
     totals: dict[tuple[str | None, str | None], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     ids: dict[tuple[str | None, str | None], list[str]] = defaultdict(list)
     for n in w.of(FileActivity):
-        if backup_job(n):
+        if backup_job(n) or _checkout(n) != developer:
             continue
         key = (n.host_name, n.image)
         totals[key][n.event.action] += n.event.file_count
         ids[key].append(n.log_id)
     return [Match(tuple(ids[key]), key[0]) for key, t in totals.items()
-            if t["rename"] + t["modification"] >= _t("mass_file_count")
+            if developer or t["rename"] + t["modification"] >= _t("mass_file_count")
             or min(t["creation"], t["deletion"]) >= _t("mass_file_count")]
 
 
+def _checkout(n: NormalizedEvent) -> bool:
+    """File activity of git on the workstation of an engineer who owns it, inside their repositories folder."""
+    user = INVENTORY.user(n.user) if n.user else None
+    path = (n.event.file_path if isinstance(n.event, FileActivity) else "").lower().replace("/", "\\")
+    return (n.image == "git.exe" and user is not None and "Engineering" in user.groups and n.host is not None
+            and n.host.owner == user.name and path.startswith(f"c:\\users\\{user.name}\\source\\repos\\"))
+
+
 def _backup_jobs(w: Window) -> list[Match]:
-    return [Match((n.log_id,), n.host_name) for n in w.of(FileActivity) if backup_job(n)]
+    """The backup job's file activity, and its uploads to the service that takes them from the backup server."""
+    return ([Match((n.log_id,), n.host_name) for n in w.of(FileActivity) if backup_job(n)]
+            + [Match((n.log_id,), n.host_name) for n in w.of(NetworkConnection, HttpRequest)
+               if n.outbound and n.event.source_bytes >= _t("exfil_min_chunk") and upload_sanctioned(n)])
 
 
 def _tier0_group_adds(w: Window, *, by_admins: bool) -> list[Match]:
@@ -602,19 +572,26 @@ def _suspicious_email(w: Window) -> list[Match]:
     return matches
 
 
+def _sanctioned_scanner(w: Window) -> list[Match]:
+    return [Match((n.log_id,), n.host_name) for n in w.of(NetworkConnection)
+            if (owner := INVENTORY.host_by_ip(n.event.source_ip)) is not None and owner.role == "scanner"]
+
+
 # ---------------------------------------------------------------------- the rule table
 
 
 @dataclass(frozen=True)
 class VerdictRule:
-    """One row of the verdict table: a structured condition and the action it calls for."""
+    """One row of the verdict table: a structured condition, the action it calls for, and the context rules that
+    are its named exceptions (documented beside it; the condition already leaves their events out)."""
 
     rule_id: str
-    category: str | None  # the incident category this rule evidences; None for context rules
+    category: str | None  # the incident category this rule evidences (benign categories for context rules)
     action: TriageAction
     technique_ids: tuple[str, ...]
     condition: str  # the condition in words, rendered into docs/verifier.md
     match: Callable[[Window], list[Match]]
+    exceptions: tuple[str, ...] = ()
 
     @property
     def malicious(self) -> bool:
@@ -624,52 +601,73 @@ class VerdictRule:
 VERDICT_RULES: tuple[VerdictRule, ...] = (
     VerdictRule("exfil.bulk_upload_external", "data_exfiltration", "escalate", ("T1048", "T1567.002"),
                 "≥ exfil_bytes sent from one internal host to outside destinations that are not sanctioned for its uploads (transfers of ≥ exfil_min_chunk summed over chunks and destinations)",
-                _bulk_upload),
+                _bulk_upload, ("benign.backup_job",)),
     VerdictRule("exfil.dns_tunnel", "data_exfiltration", "escalate", ("T1048.003", "T1071.004"),
                 "queries from one host to one unsanctioned registered domain: ≥ dns_tunnel_queries with a leftmost label of ≥ dns_tunnel_label_len characters, or ≥ dns_tunnel_names distinct names carrying ≥ dns_tunnel_chars characters of subdomain",
-                _dns_tunnel),
+                _dns_tunnel, ("benign.mail_blocklist_lookup",)),
     VerdictRule("privesc.privileged_group_add", "privilege_escalation", "escalate", ("T1098.007",),
                 "an account is added to a tier-0 group (by name in any domain form, or by SID) unless both the actor and the new member are IT-Admins",
-                lambda w: _tier0_group_adds(w, by_admins=False)),
+                lambda w: _tier0_group_adds(w, by_admins=False), ("benign.admin_group_maintenance",)),
     VerdictRule("lateral.remote_exec_outside_admin_context", "lateral_movement", "escalate", ("T1569.002", "T1021.002", "T1021.006"),
-                "PsExec/PAExec/winrs, 'wmic /node:', PowerShell remoting, 'sc \\\\host', 'schtasks /s' launched anywhere but by an IT-Admin on an admin jump host",
-                lambda w: _processes(w, _any_invocation(remote_execution), admin=False)),
+                "a catalog use of class remote_execution (PsExec/PAExec/winrs, 'wmic /node:', PowerShell remoting, 'sc \\\\host', 'schtasks /s') anywhere but by an IT-Admin on an admin jump host",
+                lambda w: _judged(w, {"remote_execution"}, admin=False), ("benign.admin_tooling_from_jump_host",)),
     VerdictRule("lateral.hostile_remote_logon", "lateral_movement", "escalate", ("T1021.001", "T1078"),
                 "a successful RDP logon (type 10) from an outside address, or to a critical asset by an account outside IT-Admins",
-                lambda w: _remote_interactive(w, hostile=True)),
+                lambda w: _remote_interactive(w, hostile=True), ("benign.admin_remote_logon",)),
     VerdictRule("brute.success_after_failures", "brute_force", "escalate", ("T1110.001", "T1078"),
                 "a brute-force campaign (≥ brute_force_failures failures from one source, or against one account from several) followed by a success for a targeted account from a failing source (or, against one account, from outside)",
-                lambda w: _brute_force(w, internal=None, succeeded=True)),
+                lambda w: _brute_force(w, internal=None, succeeded=True), ("benign.stale_service_password",)),
     VerdictRule("ransom.mass_file_change", "ransomware", "escalate", ("T1486",),
                 "one process on one host renames or modifies ≥ mass_file_count files, or writes and deletes as many (roll-ups summed over the window)",
-                _mass_file_change),
+                lambda w: _mass_file_change(w, developer=False), ("benign.backup_job", "benign.developer_checkout")),
     VerdictRule("ransom.shadow_copy_deletion", "ransomware", "escalate", ("T1490",),
-                "a program deletes shadow copies or the backup catalog, or disables boot recovery (vssadmin, wmic, wbadmin, bcdedit, Win32_ShadowCopy)",
-                lambda w: _processes(w, _any_invocation(recovery_inhibition))),
+                "a catalog use of class recovery_inhibition: shadow copies, the backup catalog or boot recovery deleted or disabled (vssadmin, wmic, wbadmin, bcdedit, Win32_ShadowCopy)",
+                lambda w: _judged(w, {"recovery_inhibition"}), ("benign.backup_retention",)),
     VerdictRule("cred.lsass_memory_read", "credential_access", "quarantine_host", ("T1003.001",),
                 "a process opens lsass.exe with PROCESS_VM_READ and is not an allow-listed reader at its install path",
-                lambda w: _lsass_access(w, allow_listed=False)),
-    VerdictRule("cred.lsass_dump_command", "credential_access", "quarantine_host", ("T1003.001",),
-                "a program writes LSASS memory to a file (procdump -ma lsass, comsvcs.dll MiniDump or #24)",
-                lambda w: _processes(w, _any_invocation(lsass_dump))),
+                lambda w: _lsass_access(w, allow_listed=False), ("benign.allow_listed_lsass_reader",)),
+    VerdictRule("cred.lsass_dump_command", "credential_access", "quarantine_host", ("T1003.001", "T1003.002", "T1003.003"),
+                "a catalog use of class credential_dump: LSASS memory, the SAM or the NTDS written to a file (procdump -ma lsass, comsvcs.dll MiniDump or #24, reg save, ntdsutil ifm)",
+                lambda w: _judged(w, {"credential_dump"})),
     VerdictRule("c2.periodic_beacon", "c2_beacon", "quarantine_host", ("T1071.001",),
                 "≥ beacon_min_connections small connections from one host to one unsanctioned outside destination at a regular interval (jitter ≤ beacon_max_jitter)",
-                lambda w: _periodic(w, known_good=False)),
+                lambda w: _periodic(w, known_good=False), ("benign.known_good_periodic",)),
     VerdictRule("exec.office_child_shell", "malware_execution", "quarantine_host", ("T1204.002", "T1059.001"),
                 "an Office application (its image by PE name, any path form) starts a shell or script host",
-                lambda w: _processes(w, _office_child_shell)),
-    VerdictRule("exec.lolbin_abuse", "malware_execution", "quarantine_host", ("T1059.001", "T1105", "T1218.011", "T1218.005", "T1036.003"),
-                "a living-off-the-land binary (judged by its PE name) downloads, decodes or proxies code, outside the admin context; in it, a download from an unsanctioned source",
-                lambda w: _processes(w, _lolbin_outside_admin_context)),
-    VerdictRule("persist.run_key_payload", "malware_execution", "quarantine_host", ("T1547.001",),
-                "an autostart key (Run, RunOnce, Policies\\Explorer\\Run, Winlogon; any hive form) runs a user-writable path or a LOLBin command",
-                _run_key_persistence),
+                _office_child_shell),
+    VerdictRule("exec.lolbin_abuse", "malware_execution", "quarantine_host", ("T1059.001", "T1105", "T1218.011", "T1218.005"),
+                "a catalog use of class download (from an outside site no known-good service answers for), or of class proxy_execution outside the admin context",
+                lambda w: _judged(w, {"download"}) + _judged(w, {"proxy_execution"}, admin=False),
+                ("benign.admin_tooling_from_jump_host",)),
+    VerdictRule("exec.untrusted_executable", "malware_execution", "quarantine_host", ("T1204.002",),
+                "a program no catalog entry lists runs from a folder any user can write to",
+                lambda w: _judged(w, {"untrusted_executable"})),
+    VerdictRule("exec.offensive_tool", "malware_execution", "quarantine_host", ("T1588.002",),
+                "a tool made for attacking runs (mimikatz, Rubeus, SharpHound, netcat, ...: the catalog's offensive tools)",
+                lambda w: _judged(w, {"offensive_tool"})),
+    VerdictRule("defense.masquerading", "malware_execution", "quarantine_host", ("T1036.005", "T1036.003"),
+                "a catalog program runs from outside the folders it is installed in, or under another file name than its PE original name",
+                _masquerading),
+    VerdictRule("evasion.security_tool_tampering", "malware_execution", "quarantine_host", ("T1562.001", "T1556"),
+                "Defender switched off or given an exclusion (a cmdlet or its registry policy), LSA protection lowered, WDigest set to keep clear-text credentials",
+                _security_tampering),
+    VerdictRule("persist.run_key_payload", "malware_execution", "quarantine_host", ("T1547.001", "T1543.003"),
+                "an autostart value or a service's image path (any hive form) whose command is not a benign catalog use of an installed program",
+                lambda w: _registry(w, {"autostart", "service_image"}, benign=False), ("benign.installed_autostart",)),
+    VerdictRule("persist.ifeo_debugger", "malware_execution", "quarantine_host", ("T1546.012",),
+                "an Image File Execution Options Debugger value is set (the program runs in place of another)",
+                lambda w: _registry(w, {"ifeo_debugger"}, benign=None)),
+    VerdictRule("persist.stored_command", "malware_execution", "quarantine_host", ("T1053.005", "T1543.003", "T1547.001"),
+                "a command line creates a task, a service or an autostart value whose stored command is no benign catalog use",
+                lambda w: _judged(w, {"download", "proxy_execution", "untrusted_executable", "masquerade",
+                                      "offensive_tool", "credential_dump", "recovery_inhibition", "defense_evasion"},
+                                  stored=True)),
     VerdictRule("brute.internal_password_spray", "brute_force", "quarantine_host", ("T1110.003",),
                 "≥ brute_force_failures failed logons from one internal host, none succeeding",
-                lambda w: _brute_force(w, internal=True, succeeded=False)),
+                lambda w: _brute_force(w, internal=True, succeeded=False), ("benign.stale_service_password",)),
     VerdictRule("recon.internal_port_scan", "port_scan", "quarantine_host", ("T1046",),
-                "an internal host other than the sanctioned scanner probes ≥ scan_distinct_targets internal targets",
-                lambda w: _port_scan(w, internal=True)),
+                "an internal host probes ≥ scan_distinct_targets internal targets, unless it is one whose job is to reach many hosts (the scanner, the remote-access gateway, single sign-on, software management)",
+                lambda w: _port_scan(w, internal=True), ("benign.sanctioned_scanner", "benign.remote_access_gateway")),
     VerdictRule("brute.external_password_guessing", "brute_force", "block_ip", ("T1110.001", "T1110.003"),
                 "a brute-force campaign from outside addresses (one source, or several against one account), none succeeding",
                 lambda w: _brute_force(w, internal=False, succeeded=False)),
@@ -683,40 +681,65 @@ VERDICT_RULES: tuple[VerdictRule, ...] = (
                 "a web download of executable or script content (exe, dll, ps1, hta, bin, msi, ...) from an unsanctioned site",
                 _payload_download),
     VerdictRule("discovery.domain_enumeration", "discovery", "monitor", ("T1087.002", "T1069.002", "T1033"),
-                "account, group or trust discovery (net group|user /domain or a tier-0 group, nltest, whoami /all, AdFind, dsquery, Get-AD*) outside the admin context",
-                lambda w: _processes(w, _any_invocation(domain_discovery), admin=False)),
-    # Context rules: they never change a verdict away from an attack; they name the
-    # evidence that explains benign activity, so a correct dismiss has something to cite.
-    VerdictRule("benign.admin_tooling_from_jump_host", None, "dismiss", (),
-                "remote execution, scripting or discovery by an IT-Admin on an admin jump host",
-                lambda w: _processes(w, _admin_tooling)),
-    VerdictRule("benign.admin_group_maintenance", None, "dismiss", (),
+                "a catalog use of class domain_discovery (net group|user /domain or a tier-0 group, nltest, whoami /all, AdFind, dsquery, Get-AD*) outside the admin context",
+                lambda w: _judged(w, {"domain_discovery"}, admin=False), ("benign.admin_tooling_from_jump_host",)),
+    # Context rules: they never change a verdict away from an attack; they name the world's context that explains
+    # benign activity, so a correct dismiss has something to cite, and they excuse the independent check's hits on
+    # exactly the events they cover.
+    VerdictRule("benign.admin_tooling_from_jump_host", "admin_remote_tooling", "dismiss", (),
+                "remote execution, proxy execution or discovery by an IT-Admin on an admin jump host",
+                lambda w: _judged(w, {"remote_execution", "domain_discovery", "proxy_execution"}, admin=True)),
+    VerdictRule("benign.admin_group_maintenance", "admin_remote_tooling", "dismiss", (),
                 "an IT-Admin adds another IT-Admin to a tier-0 group",
                 lambda w: _tier0_group_adds(w, by_admins=True)),
-    VerdictRule("benign.admin_remote_logon", None, "dismiss", (),
+    VerdictRule("benign.admin_remote_logon", "admin_remote_tooling", "dismiss", (),
                 "an IT-Admin's RDP logon from an internal address",
                 lambda w: _remote_interactive(w, hostile=False)),
-    VerdictRule("benign.known_good_transfer", None, "dismiss", (),
-                "an upload to a known-good service from a host role it takes uploads from (the backup vault from the backup server), or a ≥ 1 MB download from a known-good service",
+    VerdictRule("benign.known_good_transfer", "software_update", "dismiss", (),
+                "a ≥ 1 MB download from a known-good service",
                 _known_good_transfer),
-    VerdictRule("benign.backup_job", None, "dismiss", (),
-                "file activity by the backup account on the backup server",
+    VerdictRule("benign.backup_job", "scheduled_backup", "dismiss", (),
+                "file activity by the backup account on the backup server, and uploads of ≥ exfil_min_chunk to the known-good service that takes them from the backup server (the offsite vault)",
                 _backup_jobs),
-    VerdictRule("benign.local_installer", None, "dismiss", (),
-                "msiexec run by SYSTEM or svc_deploy from a local package or a sanctioned vendor",
-                lambda w: _processes(w, _local_installer)),
-    VerdictRule("benign.allow_listed_lsass_reader", None, "dismiss", (),
-                "an allow-listed security or system process reads LSASS from its install path",
+    VerdictRule("benign.backup_retention", "scheduled_backup", "dismiss", (),
+                "the backup account prunes old backups on the backup server, keeping the newest versions (wbadmin delete backup -keepVersions)",
+                lambda w: _judged(w, {"backup_retention"})),
+    VerdictRule("benign.local_installer", "software_update", "dismiss", (),
+                "msiexec installs a package staged by software management or run by SYSTEM or the deployment account",
+                lambda w: _judged(w, {"management"})),
+    VerdictRule("benign.software_management", "software_update", "dismiss", (),
+                "the software management agent (ConfigMgr, Intune) runs a benign command as SYSTEM",
+                _management),
+    VerdictRule("benign.allow_listed_lsass_reader", "telemetry_heartbeat", "dismiss", (),
+                "an allow-listed security or system process (Defender, the EDR, Windows' malicious software removal tool) reads LSASS from its install path",
                 lambda w: _lsass_access(w, allow_listed=True)),
-    VerdictRule("benign.typing_mistakes", None, "dismiss", (),
-                "at most typo_failures failed logons from a source and against an account",
+    VerdictRule("benign.typing_mistakes", "password_typo", "dismiss", (),
+                "at most typo_failures failed logons from a source and against an account of the directory",
                 _typing_mistakes),
-    VerdictRule("benign.sanctioned_scanner", None, "dismiss", (),
+    VerdictRule("benign.stale_service_password", "password_typo", "dismiss", (),
+                "failed logons of a service account from a host its service runs on: a password nobody updated",
+                _stale_service_password),
+    VerdictRule("benign.sanctioned_scanner", "vulnerability_scan", "dismiss", (),
                 "connections from the sanctioned vulnerability scanner",
                 _sanctioned_scanner),
-    VerdictRule("benign.known_good_periodic", None, "dismiss", (),
-                "regular small connections to a known-good service (EDR telemetry, SaaS)",
+    VerdictRule("benign.remote_access_gateway", "admin_remote_tooling", "dismiss", (),
+                "connections and logons of the remote-access gateway, single sign-on or software management server: bursts to many hosts are their job",
+                lambda w: _fan_out_hosts(w, "vpn_gateway", "sso_server", "management_server")),
+    VerdictRule("benign.known_good_periodic", "telemetry_heartbeat", "dismiss", (),
+                "regular small connections to a known-good service (EDR telemetry, SaaS, the time server)",
                 lambda w: _periodic(w, known_good=True)),
+    VerdictRule("benign.mail_blocklist_lookup", "telemetry_heartbeat", "dismiss", (),
+                "the mail relay looks a sender up in a DNS blocklist",
+                lambda w: [Match((n.log_id,), n.host_name) for n in w.of(DnsQuery) if _blocklist_lookup(n)]),
+    VerdictRule("benign.developer_checkout", "software_update", "dismiss", (),
+                "git rewrites files in an engineer's own repositories on their workstation (a checkout or a rebase)",
+                lambda w: _mass_file_change(w, developer=True)),
+    VerdictRule("benign.technique_named_in_text", None, "dismiss", (),
+                "a program that only reads or writes text (notepad, findstr, find, cmd's echo and rem) names a technique inside a document name, a search pattern or a comment, and runs nothing else",
+                _text_naming_technique),
+    VerdictRule("benign.installed_autostart", "software_update", "dismiss", (),
+                "an autostart value or service image path that starts an installed program for a benign use",
+                lambda w: _registry(w, {"autostart", "service_image"}, benign=True)),
 )
 
 CRITICAL_ASSET_MODIFIER = (
@@ -729,6 +752,7 @@ RULES_BY_CATEGORY: dict[str, tuple[str, ...]] = {
     cat: tuple(r.rule_id for r in VERDICT_RULES if r.category == cat)
     for cat in {r.category for r in VERDICT_RULES if r.category}
 }
+assert all(e in RULES_BY_ID and not RULES_BY_ID[e].malicious for r in VERDICT_RULES for e in r.exceptions)
 
 
 def _firing_action(rule: VerdictRule, match: Match) -> TriageAction:
@@ -745,20 +769,17 @@ def evaluate_rules(params: IncidentParams, window: Window | None = None) -> list
     firings = []
     for rule in VERDICT_RULES:
         for match in rule.match(window):
-            firings.append(
-                RuleFiring(
-                    rule_id=rule.rule_id,
-                    action=_firing_action(rule, match),
-                    malicious=rule.malicious,
-                    log_ids=sorted(set(match.log_ids), key=lambda i: order.get(i, 0)),
-                )
-            )
+            if not match.log_ids:
+                continue
+            firings.append(RuleFiring(rule_id=rule.rule_id, action=_firing_action(rule, match), malicious=rule.malicious,
+                                      log_ids=sorted(set(match.log_ids), key=lambda i: order.get(i, 0))))
     return firings
 
 
 def compute_ground_truth(params: IncidentParams, window: Window | None = None) -> GroundTruth:
     """The correct triage action for ``params``, from its structured events only."""
-    firings = evaluate_rules(params, window)
+    window = window or Window(params)
+    firings = window.firings
     malicious = [f for f in firings if f.malicious]
     if malicious:
         action = max((f.action for f in malicious), key=ACTION_RANK.__getitem__)
@@ -786,322 +807,172 @@ def label_agrees(target_label: str, truth: GroundTruth) -> bool:
     return target_label == truth.action
 
 
+# -------------------------------------------------------------- what explains each event
+
+# Ordinary activity of the world: what a benign event is when no rule covers it. Each is a test of one event (its
+# catalog judgments where it has any); an event none of them and no rule accounts for is unexplained.
+_WEB_PORTS = frozenset({80, 443, 8080, 8443})
+# Services the world's hosts offer, by host function or role, to the rest of the network: (transport, port).
+_SERVICES_BY_FUNCTION: dict[str, frozenset[tuple[str, int]]] = {
+    "domain_controller": frozenset({("tcp", 88), ("udp", 88), ("tcp", 389), ("udp", 389), ("tcp", 636), ("tcp", 445),
+                                    ("tcp", 135), ("tcp", 3268), ("tcp", 3269), ("tcp", 464), ("udp", 123)}),
+    "dns_resolver": frozenset({("udp", 53), ("tcp", 53)}),
+    "mail_gateway": frozenset({("tcp", 25), ("tcp", 587), ("tcp", 443)}),
+    "file_server": frozenset({("tcp", 445), ("tcp", 139)}),
+    "update_server": frozenset({("tcp", 8530), ("tcp", 8531), ("tcp", 80), ("tcp", 443)}),
+    "single_sign_on": frozenset({("tcp", 443)}),
+    "software_management": frozenset({("tcp", 443), ("tcp", 80), ("tcp", 10123)}),
+    "vpn_gateway": frozenset({("udp", 1194), ("tcp", 443)}),
+}
+_SERVICES_BY_ROLE: dict[str, frozenset[tuple[str, int]]] = {
+    "server": frozenset({("tcp", 445), ("tcp", 443), ("tcp", 80), ("tcp", 3389), ("tcp", 5985), ("tcp", 1433)}),
+    "critical": frozenset({("tcp", 445), ("tcp", 443), ("tcp", 3389), ("tcp", 5985), ("tcp", 1433)}),
+    "admin_jump": frozenset({("tcp", 3389), ("tcp", 5985), ("tcp", 445)}),
+    "backup_server": frozenset({("tcp", 445), ("tcp", 443)}),
+    "workstation": frozenset({("tcp", 445), ("tcp", 135)}),
+}
+_REFUSED_STATES = frozenset({"S0", "REJ", "RSTOS0", "SH"})
+
+
+def _served(ip: str, transport: str, port: int) -> bool:
+    host = INVENTORY.host_by_ip(ip)
+    if host is None:
+        return False
+    offered = set(_SERVICES_BY_ROLE.get(host.role, frozenset()))
+    for function in host.functions:
+        offered |= _SERVICES_BY_FUNCTION.get(function, frozenset())
+    return (transport, port) in offered
+
+
+def _ordinary_program(w: Window, n: NormalizedEvent) -> bool:
+    judged = w.judgments.get(n.log_id, ())
+    return bool(judged) and all(j.use is not None and j.use.benign for _, j in judged)
+
+
+def _ordinary_connection(w: Window, n: NormalizedEvent) -> bool:
+    e = n.event
+    if not isinstance(e, NetworkConnection):
+        return False
+    inside_src, inside_dst = is_internal_ip(e.source_ip), is_internal_ip(e.destination_ip)
+    if n.destination_service is not None:
+        return True
+    if inside_src and inside_dst:
+        return _served(e.destination_ip, e.network_transport, e.destination_port)
+    if inside_src:  # out to the internet: the web, and little of it
+        return (e.network_transport == "tcp" and e.destination_port in _WEB_PORTS
+                and e.source_bytes < _t("exfil_min_chunk"))
+    # In from the internet: probes that got nothing (internet background), or to a service a host offers.
+    return e.conn_state in _REFUSED_STATES or _served(e.destination_ip, e.network_transport, e.destination_port)
+
+
+def _ordinary_web(w: Window, n: NormalizedEvent) -> bool:
+    e = n.event
+    return (isinstance(e, HttpRequest) and (n.destination_service is not None
+                                            or e.source_bytes < _t("exfil_min_chunk")))
+
+
+def _ordinary_logon(w: Window, n: NormalizedEvent) -> bool:
+    """A logon from inside the network by an account of the directory: a success, or a failure (a mistyped password)
+    that no brute-force rule counts into a burst."""
+    e = n.event
+    return (isinstance(e, Authentication) and is_internal_ip(e.source_ip)
+            and (e.outcome == "success" or INVENTORY.user(e.user) is not None))
+
+
+def _ordinary_file(w: Window, n: NormalizedEvent) -> bool:
+    """Documents edited by a catalog application in its user's own profile (not a program, script or shortcut, and
+    nothing in the Startup folder: those run, so they are no document)."""
+    e = n.event
+    if not isinstance(e, FileActivity) or n.image is None or n.user is None:
+        return False
+    program = program_for(n.image)
+    path = e.file_path.lower().replace("/", "\\")
+    return (program is not None and program.kind == "application" and e.file_count < _t("mass_file_count")
+            and path.startswith(f"c:\\users\\{n.user}\\") and "\\start menu\\programs\\startup\\" not in path
+            and not any(x.endswith(_RUNNABLE) for x in ((e.file_extension or "").lower(), path)))
+
+
+_RUNNABLE = _PAYLOAD_SUFFIXES + (".cmd", ".jse", ".wsf", ".com", ".pif", ".cpl")
+
+
+def _ordinary_group_change(w: Window, n: NormalizedEvent) -> bool:
+    e = n.event
+    return (isinstance(e, GroupMembershipChange) and n.group is not None and not n.group.tier0
+            and INVENTORY.is_it_admin(n.user))
+
+
+def _ordinary_access(w: Window, n: NormalizedEvent) -> bool:
+    """A known, installed program opening a process other than LSASS (or LSASS without reading its memory)."""
+    e = n.event
+    if not isinstance(e, ProcessAccess):
+        return False
+    reads_lsass = n.parent_image == "lsass.exe" and int(e.granted_access, 16) & _PROCESS_VM_READ
+    return not reads_lsass and _ordinary_program(w, n)
+
+
+ORDINARY: dict[str, tuple[str, Callable[[Window, NormalizedEvent], bool]]] = {
+    "ordinary.program_use": ("a process start whose every invocation is a benign catalog use of an installed program",
+                             lambda w, n: isinstance(n.event, ProcessStart) and _ordinary_program(w, n)),
+    "ordinary.process_inspection": ("a known, installed program opens another process (not reading LSASS memory)",
+                                    _ordinary_access),
+    "ordinary.network_service": ("a connection to a known-good service, to a service the destination host offers, out "
+                                 "to the web with little data, or in from the internet refused", _ordinary_connection),
+    "ordinary.web": ("a proxied web request to a known-good service, or one that sends little", _ordinary_web),
+    "ordinary.name_resolution": ("a DNS query to a resolver", lambda w, n: isinstance(n.event, DnsQuery)),
+    "ordinary.mail": ("a message delivered to a mailbox of the directory", lambda w, n: isinstance(n.event, EmailReceived)),
+    "ordinary.logon": ("a logon from inside the network: a success, or a directory account's failure no brute-force "
+                       "rule counts", _ordinary_logon),
+    "ordinary.document_editing": ("fewer than mass_file_count files of a user's own profile written by an application",
+                                  _ordinary_file),
+    "ordinary.group_maintenance": ("an IT-Admin changes a group outside tier 0", _ordinary_group_change),
+}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What accounts for one event: the rules that cover it and the ordinary activities it is."""
+
+    log_id: str
+    rules: tuple[str, ...]
+    ordinary: tuple[str, ...]
+
+    @property
+    def explained(self) -> bool:
+        return bool(self.rules or self.ordinary)
+
+    @property
+    def contexts(self) -> tuple[str, ...]:
+        """The benign context rules that cover it (the world's named context, which excuses an independent hit)."""
+        return tuple(r for r in self.rules if not RULES_BY_ID[r].malicious)
+
+
+def explain(window: Window) -> list[Explanation]:
+    """What explains each event of the window, in window order. Ordinary activities are looked for only where no
+    rule covers the event."""
+    covering: dict[str, list[str]] = defaultdict(list)
+    for firing in window.firings:
+        for log_id in firing.log_ids:
+            covering[log_id].append(firing.rule_id)
+    out = []
+    for n in window.events:
+        rules = tuple(dict.fromkeys(covering.get(n.log_id, ())))
+        ordinary = () if rules else tuple(name for name, (_, test) in ORDINARY.items() if test(window, n))
+        out.append(Explanation(n.log_id, rules, ordinary))
+    return out
+
+
 # ---------------------------------------------------------------- category depictions
 
 
-def _outbound_to_one(w: Window, minimum: int) -> bool:
-    pairs: dict[tuple[str, str], int] = defaultdict(int)
-    for n in w.of(NetworkConnection, HttpRequest):
-        if n.outbound:
-            pairs[(n.event.source_ip, n.domain or n.event.destination_ip)] += 1
-    return max(pairs.values(), default=0) >= minimum
+def _depicted_by(*rule_ids: str) -> Callable[[Window], bool]:
+    wanted = set(rule_ids)
+    return lambda w: any(f.rule_id in wanted for f in w.firings)
 
 
-def _repeated_failures(w: Window) -> bool:
-    sources: dict[str, int] = defaultdict(int)
-    accounts: dict[str, int] = defaultdict(int)
-    for n in w.logon_failures:
-        sources[n.event.source_ip] += 1
-        accounts[n.user or ""] += 1
-    return max([*sources.values(), *accounts.values()], default=0) >= _DEPICTION_MINIMUM
-
-
-# How many related events show a pattern at all (repeated failures, probing). Depictions say what kind of activity
-# is on the page; how much of it makes an attack is the verdict rules' question, and the gap is the contest's.
-_DEPICTION_MINIMUM = 3
-
-
-def _probes(w: Window) -> bool:
-    targets: dict[str, set] = defaultdict(set)
-    for n in w.of(NetworkConnection):
-        if is_internal_ip(n.event.destination_ip):
-            src = n.event.source_ip
-            for key in (src, _block(src)):
-                targets[key].add((n.event.destination_ip, n.event.destination_port))
-    return max((len(t) for t in targets.values()), default=0) >= _DEPICTION_MINIMUM
-
-
-def _block(ip: str) -> str:
-    """The /24 (IPv4) or /64 (IPv6) an address belongs to: the unit one actor usually holds."""
-    return str(ipaddress.ip_network(f"{ip}/{24 if ':' not in ip else 64}", strict=False))
-
-
-def _service(n: NormalizedEvent, *purposes: str) -> bool:
-    return n.destination_service is not None and n.destination_service.purpose in purposes
-
-
-# category -> (what the events must show, test). Deliberately coarse and independent of the verdict rules: they
-# say what kind of activity is on the page, not whether it is an attack.
+# category -> (what the events must show, test). A category is depicted by the rules that carry its activity: a
+# malicious category by one of its verdict rules firing, a benign one by one of its context rules explaining events.
+# An ordinary event beside them (a download, a logon) depicts nothing.
 CATEGORY_DEPICTIONS: dict[str, tuple[str, Callable[[Window], bool]]] = {
-    "malware_execution": ("a process start or an autostart registry write",
-                          lambda w: bool(w.processes) or any(n.autostart for n in w.of(RegistrySet))),
-    "c2_beacon": ("≥ beacon_min_connections connections from one host to one outside destination",
-                  lambda w: _outbound_to_one(w, int(_t("beacon_min_connections")))),
-    "data_exfiltration": ("an outbound transfer carrying data, or DNS queries",
-                          lambda w: any(n.outbound and n.event.source_bytes > 0 for n in w.of(NetworkConnection, HttpRequest))
-                          or bool(w.of(DnsQuery))),
-    "phishing": ("a delivered email", lambda w: bool(w.of(EmailReceived))),
-    "brute_force": ("≥ 3 failed logons from one source or against one account", _repeated_failures),
-    "lateral_movement": ("a process start or a successful logon", lambda w: bool(w.processes) or any(
-        n.event.outcome == "success" for n in w.of(Authentication))),
-    "privilege_escalation": ("a group membership change", lambda w: bool(w.of(GroupMembershipChange))),
-    "ransomware": ("file activity or a process start", lambda w: bool(w.of(FileActivity)) or bool(w.processes)),
-    "credential_access": ("a process access or a process start", lambda w: bool(w.of(ProcessAccess)) or bool(w.processes)),
-    "port_scan": ("connections from one source, or one outside /24, to ≥ 3 internal targets", _probes),
-    "discovery": ("a process start", lambda w: bool(w.processes)),
-    "admin_remote_tooling": ("a process started by an IT-Admin on an admin jump host, or a group change made by an IT-Admin",
-                             lambda w: any(n.admin_context for n in w.processes)
-                             or any(INVENTORY.is_it_admin(n.user) for n in w.of(GroupMembershipChange))),
-    "software_update": ("a download from a software-update service, or an installer run",
-                        lambda w: any(_service(n, "software_update") for n in w.of(NetworkConnection, HttpRequest))
-                        or any(n.image == "msiexec.exe" for n in w.processes)),
-    "scheduled_backup": ("an upload to the backup service, or file activity by the backup account on the backup server",
-                         lambda w: any(_service(n, "backup") for n in w.of(NetworkConnection, HttpRequest))
-                         or bool(_backup_jobs(w))),
-    "password_typo": ("a failed logon", lambda w: bool(w.logon_failures)),
-    "vulnerability_scan": ("connections from the sanctioned scanner", lambda w: bool(_sanctioned_scanner(w))),
-    "telemetry_heartbeat": ("≥ beacon_min_connections connections to one EDR-telemetry or SaaS service",
-                            lambda w: sum(_service(n, "edr_telemetry", "saas") for n in w.of(NetworkConnection, HttpRequest))
-                            >= _t("beacon_min_connections")),
+    category: (", ".join(f"`{r}`" for r in rules), _depicted_by(*rules))
+    for category, rules in sorted(RULES_BY_CATEGORY.items())
 }
-
-# ------------------------------------------------------------------------ plausibility
-
-# code -> what it rejects; rendered into docs/verifier.md. Codes are stable API.
-PLAUSIBILITY_CODES: dict[str, str] = {
-    "DUPLICATE_LOG_ID": "two events share a log_id",
-    "DUPLICATE_EVENTS": "more than max_identical_events events are identical in every field but log_id",
-    "TIMESTAMP_ORDER": "events are not in non-decreasing time order",
-    "TIMESTAMP_RANGE": "an event's time lies outside 2015-01-01 to 2035-12-31",
-    "WINDOW_TOO_LONG": "the log window spans more than max_window_s seconds",
-    "CAUSE_AFTER_EFFECT": "an effect precedes its cause: a child process before its parent's start, an Office child process before the mail that delivered to its user, a success before the brute-force failures it would follow",
-    "UNKNOWN_HOST": "an event's host is not in the asset inventory",
-    "UNKNOWN_USER": "an event's user is not in the directory (failed logons may name unknown accounts)",
-    "UNKNOWN_GROUP": "a group membership change names a group (or SID) that is not in the directory",
-    "HOST_IP_MISMATCH": "a network event's host owns neither its source.ip nor its destination.ip",
-    "INTERNAL_IP_UNASSIGNED": "an address inside an internal subnet belongs to no inventory host",
-    "INVALID_IP": "an outside address is not routable (loopback, multicast, link-local, reserved, documentation or foreign private)",
-    "INVALID_PORT": "a TCP or UDP port is 0",
-    "EVENT_ID_MISMATCH": "winlog.event_id contradicts the event: its source, its outcome (4624/4625), its file action (11 create, 23 delete) or its group's scope (4728 global, 4732 local, 4756 universal)",
-    "OS_MISMATCH": "an event cannot come from its host's OS: Windows logs, registry, LSASS, Windows paths or SYSTEM on Linux; Linux paths on Windows",
-    "ROLE_MISMATCH": "the host cannot log this: mail off the mail gateway, a domain group change off a domain controller, a DNS query to an internal address that is no resolver",
-    "PROCESS_MISSING": "a process, process-access or registry event names no process",
-    "UNMODELLED_VALUE": "a value the verifier cannot read: an unresolved obfuscation, an encoded command that does not decode, an unknown powershell.exe parameter, a short (8.3) or stream file name, a registry path in no hive, process.name and process.executable naming different files",
-    "EXFIL_INTERNAL_DESTINATION": "a data_exfiltration incident sends ≥ exfil_internal_bytes to an internal address",
-    "CATEGORY_NOT_DEPICTED": "no event depicts the declared category (see the category depictions)",
-    "CATEGORY_LABEL_MISMATCH": "target_label claims benign for a malicious category, or an attack for a benign one",
-}
-
-
-def _violation(code: str, message: str, log_id: str | None = None) -> Violation:
-    assert code in PLAUSIBILITY_CODES, code
-    return Violation(code=code, message=message, log_id=log_id)
-
-
-def _check_identity(params: IncidentParams) -> list[Violation]:
-    out, seen = [], set()
-    copies: dict[str, list[str]] = defaultdict(list)
-    for e in params.events:
-        if e.log_id in seen:
-            out.append(_violation("DUPLICATE_LOG_ID", f"log_id {e.log_id!r} appears more than once", e.log_id))
-        seen.add(e.log_id)
-        copies[e.model_dump_json(exclude={"log_id"})].append(e.log_id)
-    for ids in copies.values():
-        if len(ids) > _t("max_identical_events"):
-            out.append(_violation("DUPLICATE_EVENTS", f"{len(ids)} events ({', '.join(ids[:4])}, ...) are identical but "
-                                  f"for their log_id; at most {_t('max_identical_events'):.0f} are plausible", ids[0]))
-    return out
-
-
-def _check_time(w: Window) -> list[Violation]:
-    out = []
-    times = [(n.log_id, n.time) for n in w.events]
-    for (_, a), (lid, b) in zip(times, times[1:]):
-        if b < a:
-            out.append(_violation("TIMESTAMP_ORDER", f"{lid} is earlier than the event before it", lid))
-    low, high = PLAUSIBLE_TIME_RANGE
-    for lid, t in times:
-        if not low <= t <= high:
-            out.append(_violation("TIMESTAMP_RANGE", f"{lid} is dated {t:%Y-%m-%d}, outside {low:%Y}–{high:%Y}", lid))
-    span = (max(t for _, t in times) - min(t for _, t in times)).total_seconds()
-    if span > _t("max_window_s"):
-        out.append(_violation("WINDOW_TOO_LONG", f"the window spans {span:.0f} s; at most {_t('max_window_s'):.0f} s is plausible"))
-    return out
-
-
-def _check_causes(w: Window) -> list[Violation]:
-    out = []
-    starts: dict[tuple[str | None, str | None], list[datetime]] = defaultdict(list)
-    for n in w.processes:
-        starts[(n.host_name, n.image)].append(n.time)
-    mail_to: dict[str | None, list[datetime]] = defaultdict(list)
-    for n in w.of(EmailReceived):
-        user = INVENTORY.user(n.event.to_address.split("@")[0])
-        mail_to[user.name if user else None].append(n.time)
-    for n in w.processes:
-        parents = starts.get((n.host_name, n.parent_image), [])
-        if parents and all(t > n.time for t in parents):
-            out.append(_violation("CAUSE_AFTER_EFFECT", f"{n.log_id} starts before its parent {n.parent_image} does", n.log_id))
-        mails = mail_to.get(n.user, [])
-        if n.parent_image in _OFFICE and mails and all(t > n.time for t in mails):
-            out.append(_violation("CAUSE_AFTER_EFFECT", f"{n.log_id} runs from {n.parent_image} before any mail reaches "
-                                  f"{n.user}", n.log_id))
-    successes = [n for n in w.of(Authentication) if n.event.outcome == "success"]
-    for kind, sources, failures in w.brute_force_campaigns:
-        first_fail = min(n.time for n in failures)
-        targeted = {n.user for n in failures}
-        for n in successes:
-            if n.user in targeted and n.event.source_ip in sources and n.time < first_fail:
-                out.append(_violation("CAUSE_AFTER_EFFECT", f"{n.log_id}: the success precedes the failures from "
-                                      f"{n.event.source_ip}", n.log_id))
-    return out
-
-
-def _check_ip(ip: str, log_id: str) -> list[Violation]:
-    if is_internal_ip(ip):
-        if INVENTORY.host_by_ip(ip) is None:
-            return [_violation("INTERNAL_IP_UNASSIGNED", f"{ip} is internal but assigned to no inventory host", log_id)]
-        return []
-    if not is_routable_external_ip(ip):
-        return [_violation("INVALID_IP", f"{ip} is not a routable outside address", log_id)]
-    return []
-
-
-def _check_entities(w: Window) -> list[Violation]:
-    out = []
-    for n in w.events:
-        e, host = n.event, n.host
-        if host is None:
-            out.append(_violation("UNKNOWN_HOST", f"host {e.host!r} is not in the inventory", e.log_id))
-        failed_logon = isinstance(e, Authentication) and e.outcome == "failure"
-        if e.user is not None and INVENTORY.user(e.user) is None and not failed_logon:
-            out.append(_violation("UNKNOWN_USER", f"user {e.user!r} is not in the directory", e.log_id))
-        if isinstance(e, GroupMembershipChange) and INVENTORY.user(e.member) is None:
-            out.append(_violation("UNKNOWN_USER", f"member {e.member!r} is not in the directory", e.log_id))
-        ips = [ip for ip in (vars(e).get("source_ip"), vars(e).get("destination_ip")) if ip]
-        for ip in ips:
-            out.extend(_check_ip(ip, e.log_id))
-        if isinstance(e, (NetworkConnection, DnsQuery, HttpRequest)) and host is not None and host.ip not in ips:
-            out.append(_violation("HOST_IP_MISMATCH", f"host {host.name} ({host.ip}) is neither end of {ips[0]} → {ips[1]}", e.log_id))
-        if isinstance(e, NetworkConnection) and e.network_transport in ("tcp", "udp") and 0 in (e.source_port, e.destination_port):
-            out.append(_violation("INVALID_PORT", "port 0 is not a valid TCP/UDP port", e.log_id))
-        if isinstance(e, GroupMembershipChange) and n.group is None:
-            out.append(_violation("UNKNOWN_GROUP", f"group {e.group_name!r} is not in the directory", e.log_id))
-    return out
-
-
-# Which winlog.event_id each (source, event type) may carry; None means the source writes no Windows event id.
-_EVENT_IDS: dict[tuple[str, str], set[int] | None] = {
-    ("sysmon", "process_start"): {1}, ("sysmon", "network_connection"): {3}, ("sysmon", "process_access"): {10},
-    ("sysmon", "file_activity"): {11, 23}, ("sysmon", "registry_set"): {13}, ("sysmon", "dns_query"): {22},
-    ("windows_security", "process_start"): {4688}, ("windows_security", "authentication"): {4624, 4625},
-    ("windows_security", "group_membership_change"): {4728, 4732, 4756},
-}
-_SCOPE_EVENT_ID = {"global": 4728, "universal": 4756, "domain_local": 4732, "builtin": 4732}
-
-
-def _check_event_ids(w: Window) -> list[Violation]:
-    out = []
-    for n in w.events:
-        e = n.event
-        eid = vars(e).get("winlog_event_id")
-        if eid is None:
-            continue
-        allowed = _EVENT_IDS.get((e.source, e.event_type))
-        wrong = allowed is None or eid not in allowed
-        wrong |= isinstance(e, Authentication) and (eid == 4624) != (e.outcome == "success")
-        wrong |= isinstance(e, FileActivity) and ((eid == 11) != (e.action == "creation") or (eid == 23) != (e.action == "deletion"))
-        wrong |= isinstance(e, GroupMembershipChange) and n.group is not None and eid != _SCOPE_EVENT_ID[n.group.scope]
-        if wrong:
-            out.append(_violation("EVENT_ID_MISMATCH", f"winlog.event_id {eid} does not fit a {e.source} {e.event_type}", e.log_id))
-    return out
-
-
-_WINDOWS_ONLY_SOURCES = frozenset({"sysmon", "windows_security"})
-_WINDOWS_ONLY_TYPES = (ProcessAccess, RegistrySet, GroupMembershipChange)
-
-
-def _check_os(w: Window) -> list[Violation]:
-    out = []
-    for n in w.events:
-        e, host = n.event, n.host
-        if host is None:
-            continue
-        paths = [vars(e).get(f) for f in ("process_executable", "file_path", "target_image")]
-        if host.os_family == "linux":
-            why = ("a Windows log source" if e.source in _WINDOWS_ONLY_SOURCES
-                   else f"a Windows-only {e.event_type}" if isinstance(e, _WINDOWS_ONLY_TYPES)
-                   else "a Windows path" if any(has_windows_form(p) for p in paths)
-                   else "the Windows SYSTEM account" if n.user == "SYSTEM"
-                   else "a Windows logon type" if isinstance(e, Authentication) and e.logon_type is not None
-                   else None)
-        else:
-            why = "a Linux path" if any(has_posix_form(p) for p in paths) else None
-        if why:
-            out.append(_violation("OS_MISMATCH", f"{host.name} runs {host.os}; {e.log_id} carries {why}", e.log_id))
-    return out
-
-
-def _check_roles(w: Window) -> list[Violation]:
-    out = []
-    for n in w.events:
-        e, host = n.event, n.host
-        if host is None:
-            continue
-        if isinstance(e, EmailReceived) and "mail_gateway" not in host.functions:
-            out.append(_violation("ROLE_MISMATCH", f"{host.name} is not the mail gateway", e.log_id))
-        if isinstance(e, GroupMembershipChange) and n.group is not None and n.group.scope != "builtin" \
-                and "domain_controller" not in host.functions:
-            out.append(_violation("ROLE_MISMATCH", f"{n.group.name} is a domain group; {host.name} is not a domain controller", e.log_id))
-        if isinstance(e, DnsQuery) and is_internal_ip(e.destination_ip) and e.destination_ip != host.ip:
-            resolver = INVENTORY.host_by_ip(e.destination_ip)
-            if resolver is None or "dns_resolver" not in resolver.functions:
-                out.append(_violation("ROLE_MISMATCH", f"{e.destination_ip} answers no DNS", e.log_id))
-    return out
-
-
-def _check_processes(w: Window) -> list[Violation]:
-    return [_violation("PROCESS_MISSING", f"{n.event_type} event names no process (process.name)", n.log_id)
-            for n in w.of(ProcessStart, ProcessAccess, RegistrySet) if not n.event.process_name]
-
-
-def _check_readable(w: Window) -> list[Violation]:
-    return [_violation("UNMODELLED_VALUE", f"{n.log_id}: {why}", n.log_id) for n in w.events for why in n.unmodelled]
-
-
-def _check_category(params: IncidentParams, w: Window) -> list[Violation]:
-    out = []
-    benign_category = params.category in BENIGN_CATEGORIES
-    benign_label = params.target_label in ("benign", "dismiss")
-    if benign_category != benign_label:
-        out.append(_violation("CATEGORY_LABEL_MISMATCH", f"category {params.category} is "
-                              f"{'benign' if benign_category else 'malicious'} but target_label is {params.target_label}"))
-    what, depicted = CATEGORY_DEPICTIONS[params.category]
-    if not depicted(w):
-        out.append(_violation("CATEGORY_NOT_DEPICTED", f"category {params.category} needs {what}; no event shows it"))
-    if params.category == "data_exfiltration":
-        for n in w.of(NetworkConnection, HttpRequest):
-            if is_internal_ip(n.event.destination_ip) and n.event.source_bytes >= _t("exfil_internal_bytes"):
-                out.append(_violation("EXFIL_INTERNAL_DESTINATION",
-                                      f"{n.event.source_bytes} bytes go to internal address {n.event.destination_ip}", n.log_id))
-    return out
-
-
-def check_plausibility(params: IncidentParams, truth: GroundTruth | None = None, window: Window | None = None) -> PlausibilityReport:
-    """Whether ``params`` lies inside the world the verdict models. ``truth`` is accepted for symmetry with the
-    scoring path but never read: no check may depend on the verdict it gates."""
-    del truth
-    w = window or Window(params)
-    violations = (
-        _check_identity(params)
-        + _check_time(w)
-        + _check_causes(w)
-        + _check_entities(w)
-        + _check_event_ids(w)
-        + _check_os(w)
-        + _check_roles(w)
-        + _check_processes(w)
-        + _check_readable(w)
-        + _check_category(params, w)
-    )
-    return PlausibilityReport(ok=not violations, violations=violations)

@@ -15,6 +15,8 @@ replayed. The table's columns are ``COLUMNS``; every value comes from ``normaliz
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -43,8 +45,10 @@ from ..parsing.normalize import (
 )
 from ..schema import StrictModel
 from ..world.inventory import INVENTORY, is_internal_ip
+from .sigmahq import ENV_VAR, SigmaRuleSet, describe, load_rules, rules_path
 
 RULES_PATH = Path(__file__).resolve().parent / "rules" / "opensoc.yml"
+log = logging.getLogger("opensoc.adjudication")
 
 COLUMNS: tuple[str, ...] = (
     "log_id", "timestamp", "event_type", "source", "host", "host_role", "host_critical", "user", "it_admin",
@@ -63,12 +67,18 @@ _SQL_OPERATORS = {
 
 
 class SuspicionHit(StrictModel):
-    """One suspicion rule that matched, with the events it matched on."""
+    """One independent rule that matched, with the events it matched on: one of OpenSOC's own indicators, or a
+    SigmaHQ community rule (then ``author`` names its author(s), as its license asks of any message based on it)."""
 
     rule_id: str = Field(description="The Sigma rule's id.")
     title: str
     level: str
     log_ids: list[str]
+    source: str = Field(default="opensoc", description="opensoc (rules/opensoc.yml) or sigmahq (the community rules).")
+    author: str | None = Field(default=None, description="The SigmaHQ rule's author(s).")
+    message: str | None = Field(default=None, description="What matched, naming the rule and its author(s).")
+    techniques: list[str] = Field(default_factory=list,
+                                  description="The ATT&CK techniques the rule's tags name (T1087.002, ...).")
 
 
 @dataclass(frozen=True)
@@ -217,3 +227,49 @@ def suspicion_hits(events: tuple[NormalizedEvent, ...]) -> list[SuspicionHit]:
 def unexplained_hits(events: tuple[NormalizedEvent, ...], covered_log_ids: set[str]) -> list[SuspicionHit]:
     """Hits with an event no firing verdict or context rule covers: the verdict on these events is contested."""
     return [h for h in suspicion_hits(events) if not set(h.log_ids) <= covered_log_ids]
+
+
+# ------------------------------------------------------------------------------------------------ SigmaHQ
+
+
+@lru_cache(maxsize=4)
+def _community_rules(value: str) -> SigmaRuleSet:
+    """The rules of one value of the variable, checked once (a folder of Sigma rules, or an error saying what to set)
+    and loaded once."""
+    path = rules_path()
+    assert path is not None, value
+    ruleset = load_rules(path)
+    log.info("SigmaHQ community rules: %d high or critical rules loaded from %s in %.1f s (%d left out)",
+             ruleset.kept, path, ruleset.load_seconds, sum(ruleset.skipped.values()))
+    return ruleset
+
+
+def community_rules() -> SigmaRuleSet | None:
+    """The SigmaHQ rules ``$OPENSOC_SIGMAHQ_RULES`` names (loaded once per process), or None when it names none."""
+    if not os.environ.get(ENV_VAR, "").strip():
+        if not _warned:
+            _warned.append(True)
+            log.warning("SigmaHQ community rules are not loaded (set %s to a SigmaHQ rules folder): crafts are "
+                        "contested by OpenSOC's own indicators only", ENV_VAR)
+        return None
+    return _community_rules(os.environ[ENV_VAR])
+
+
+_warned: list[bool] = []
+
+
+def community_hits(events: list) -> list[SuspicionHit]:
+    """Every high or critical SigmaHQ rule that matches one of ``events`` (schema events), read from their raw
+    values; empty when no community rules are loaded."""
+    ruleset = community_rules()
+    if ruleset is None:
+        return []
+    return [SuspicionHit(rule_id=h.rule_id, title=h.title, level=h.level, log_ids=list(h.log_ids), source="sigmahq",
+                         author=h.author or None, message=describe(h), techniques=attack_techniques(h.tags))
+            for h in ruleset.matches(events)]
+
+
+def attack_techniques(tags: tuple[str, ...] | list[str]) -> list[str]:
+    """The ATT&CK technique ids among Sigma ``tags`` (``attack.t1087.002`` -> ``T1087.002``)."""
+    return [t.removeprefix("attack.").upper() for t in tags
+            if t.lower().startswith("attack.t") and t[8:9].isdigit()]

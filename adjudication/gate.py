@@ -2,9 +2,15 @@
 
 A craft is *sound* when three independent checks agree that the verdict on it is trustworthy:
 
-1. plausibility (``verifier.check_plausibility``): the events lie inside the world the verdict models;
-2. no contest (``suspicion.unexplained_hits``): Sigma rules written apart from the verdict rules see nothing that no
-   verdict or context rule covers;
+1. admission (``admission.check_plausibility``): every value of every event is read and the events lie inside the
+   world the verdict models, each one explained by a verdict rule or an ordinary activity of the world;
+2. no contest (``contest``): rules written apart from the verdict see nothing the verdict does not answer for.
+   OpenSOC's own indicators (``rules/opensoc.yml``, over the normalised events, aggregates included) contest a hit
+   whose events no verdict or context rule covers; the SigmaHQ community rules (``sigmahq``, over the raw field
+   values, sharing none of the verifier's parsing) contest a high or critical hit on an event when the verdict is
+   dismiss or monitor, unless a context rule of the world (a named exception) covers that event or a verdict rule
+   that fired on it names the same ATT&CK technique as the hit (the two agree on what the event is, and the verdict
+   already weighs it);
 3. the claim (``target_label``) matches the verdict: an attacker that meant an attack the verdict calls benign has
    found a blind spot, not a defender's mistake.
 
@@ -20,15 +26,9 @@ import logging
 from pydantic import Field
 
 from ..schema import IncidentParams, StrictModel
-from ..verifier import (
-    GroundTruth,
-    PlausibilityReport,
-    Window,
-    check_plausibility,
-    compute_ground_truth,
-    label_agrees,
-)
-from .contest import SuspicionHit, unexplained_hits
+from ..verifier import RULES_BY_ID, GroundTruth, Window, compute_ground_truth, explain, label_agrees
+from .admission import PlausibilityReport, check_plausibility
+from .contest import SuspicionHit, community_hits, unexplained_hits
 
 log = logging.getLogger("opensoc.adjudication")
 
@@ -58,6 +58,28 @@ class Adjudication(StrictModel):
         return self.outcome is None
 
 
+def _base(technique: str) -> str:
+    return technique.split(".", 1)[0]
+
+
+def contest(window: Window, truth: GroundTruth) -> list[SuspicionHit]:
+    """The independent rules' hits the verdict does not answer for (see the module's docstring)."""
+    covered = {log_id for firing in truth.rules_fired for log_id in firing.log_ids}
+    hits = unexplained_hits(window.events, covered)
+    if truth.action in ("dismiss", "monitor"):
+        excused = {x.log_id for x in explain(window) if x.contexts}
+        named: dict[str, set[str]] = {}  # log id -> base techniques of the verdict rules that fired on it
+        for firing in truth.rules_fired:
+            for log_id in firing.log_ids:
+                named.setdefault(log_id, set()).update(_base(t) for t in RULES_BY_ID[firing.rule_id].technique_ids)
+
+        def answered(hit: SuspicionHit, log_id: str) -> bool:
+            return log_id in excused or bool(named.get(log_id, set()) & {_base(t) for t in hit.techniques})
+
+        hits += [h for h in community_hits(window.params.events) if not all(answered(h, i) for i in h.log_ids)]
+    return hits
+
+
 def adjudicate(params: IncidentParams) -> Adjudication:
     """Verdict, plausibility, contest and claim of one craft, from one normalisation of its events."""
     window = Window(params)
@@ -65,8 +87,7 @@ def adjudicate(params: IncidentParams) -> Adjudication:
     plausibility = check_plausibility(params, window=window)
     contested: list[SuspicionHit] = []
     if plausibility.ok:  # an implausible craft is refused whatever else is true of it
-        covered = {log_id for firing in truth.rules_fired for log_id in firing.log_ids}
-        contested = unexplained_hits(window.events, covered)
+        contested = contest(window, truth)
     result = Adjudication(truth=truth, plausibility=plausibility, contested_by=contested,
                           label_agrees=label_agrees(params.target_label, truth))
     if result.outcome in ("contested", "mislabelled"):

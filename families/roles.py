@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError
 
+from ..adjudication.admission import PlausibilityReport
 from ..adjudication.gate import Adjudication, adjudicate
 from ..generator import seed_material
 from ..incidents.prompting import attacker_prompt
@@ -38,7 +39,7 @@ from ..rubric import (
 )
 from ..schema import IncidentParams, StrictModel, SubmitTriage, TriageAction
 from ..tasks.registry import get_task
-from ..verifier import GroundTruth, PlausibilityReport
+from ..verifier import GroundTruth
 from ..world.inventory import INVENTORY
 from .base import (
     DEFAULT_MODE,

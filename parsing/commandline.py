@@ -1,28 +1,35 @@
-"""How Windows reads a command line: argv splitting, cmd.exe's operators and escapes, PowerShell's parameters,
-encoded commands and statements.
+"""How Windows reads a command line: argv splitting, cmd.exe's grammar and variables, PowerShell's parameters,
+encoded commands, call operator and statements, and the command lines other programs run or keep for later.
 
-``parse_command_line(command_line, image)`` returns every program and cmdlet the line runs, outermost first:
-``cmd.exe /c "vssadmin delete shadows /all"`` runs ``cmd.exe`` and then ``vssadmin.exe`` with the arguments
-``delete shadows /all``. Verdict rules match programs and their arguments, never substrings of the whole line,
-so a file name, a search string or a comment that mentions a technique is data, not the technique.
+``parse_command_line(command_line, image, user)`` returns every program and cmdlet the line runs (or stores to run
+later), outermost first: ``cmd.exe /c "vssadmin delete shadows /all"`` runs ``cmd.exe`` and then ``vssadmin.exe``
+with the arguments ``delete shadows /all``. Rules match programs and their arguments, never substrings of the
+whole line, so a file name, a search string or a comment that mentions a technique is data, not the technique.
 
 What the model reads the way Windows does:
 - argv: ``CommandLineToArgvW``'s rules (quotes group, ``2n`` backslashes before a quote are ``n`` and the quote
   toggles, ``2n+1`` backslashes give a literal quote);
-- cmd.exe: ``^`` escapes, ``&``, ``&&``, ``||``, ``|`` and parentheses between commands, redirections,
-  ``rem`` comments, ``start`` and ``call``, ``/c`` / ``/k`` / ``/r`` command strings, nested to any depth up to
-  ``MAX_DEPTH``;
-- PowerShell (``powershell.exe``, ``pwsh.exe``): switches written with ``-``, ``/`` or the en dash, em dash or
-  horizontal bar PowerShell accepts; any unambiguous prefix of a parameter (``-EncodedCom``, ``-enc``, ``-e``,
-  ``-ec``); ``-EncodedCommand`` decoded from base64 UTF-16LE; ``#`` and ``<# #>`` comments removed; backtick
-  escapes and ``'a'+'b'`` concatenation resolved; cmdlet aliases (``iex``, ``iwr``, ``icm``, ...) resolved;
-- ``wmic process call create "..."`` and ``Start-Process`` run the command they are given.
+- cmd.exe: ``%NAME%`` expanded from the host's environment (``world.environment``; a name it does not set stays as
+  written), ``^`` escapes, ``&``, ``&&``, ``||``, ``|`` and parentheses between commands, redirections, ``rem`` and
+  ``::`` comments, ``,``, ``;`` and ``=`` as delimiters, ``start``, ``call``, ``if`` (its condition, then its
+  command), ``for`` (a ``for /f`` set that is a command runs it; the ``do`` command runs), ``/c`` / ``/k`` / ``/r``
+  command strings nested to any depth up to ``MAX_DEPTH``, and a command piped into ``cmd`` or ``powershell -``
+  from ``echo``;
+- PowerShell: switches written with ``-``, ``/`` or the en dash, em dash or horizontal bar; any unambiguous prefix
+  of a parameter; ``-EncodedCommand`` decoded from base64 UTF-16LE; comments removed; backtick escapes and
+  ``'a'+'b'`` concatenation resolved; ``$env:NAME`` expanded; aliases resolved; the call operator ``&`` (and ``.``)
+  on a string, a parenthesised concatenation of strings, or a script block; ``Invoke-Expression`` (``iex``) of a
+  string or of a download;
+- command lines run or kept by other programs: ``wmic process call create``, ``Start-Process``, ``forfiles /c``,
+  ``conhost --headless``, ``runas``, ``schtasks /create /tr``, ``sc create|config binPath=``, ``reg add /d`` (the
+  kept ones are marked ``stored``).
 
-What it cannot resolve is reported in ``unresolved``: cmd.exe variable substrings and substitutions
-(``%COMSPEC:~-16,1%``), delayed expansion (``!v!``), PowerShell strings built at run time (``[char]``, ``-join``,
-``-f``, ``-replace``, ``.Replace(``, ``-bxor``, reversal), an encoded command that does not decode, and an
-unknown ``powershell.exe`` parameter. The plausibility checker refuses such events: an incident whose meaning
-this model cannot read earns nothing.
+What it cannot resolve is reported in ``unresolved``, and the event is refused rather than read as harmless:
+cmd.exe variable substrings and substitutions (``%COMSPEC:~-16,1%``), delayed expansion (``!v!``), PowerShell
+strings built at run time (``[char]``, ``-join``, ``-f``, ``-replace``, ``.Replace(``, ``-bxor``, reversal), a
+variable or expression used as a command name, an ``Invoke-Expression`` of something that is not a literal or a
+download, a command piped into an interpreter from anything but ``echo``, an encoded command that does not decode,
+and an unknown ``powershell.exe`` parameter.
 
 Everything here is pure and bounded: at most ``MAX_DEPTH`` levels of nesting and ``MAX_INVOCATIONS`` programs per
 line, on a line the schema caps at 1,024 characters.
@@ -37,7 +44,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-MAX_DEPTH = 4
+from ..world.environment import expand_cmd, expand_powershell
+
+MAX_DEPTH = 6
 MAX_INVOCATIONS = 32
 
 # Characters Windows tools accept as a switch prefix: PowerShell accepts all five, so do most LOLBins.
@@ -57,8 +66,9 @@ _IMAGE_ALIASES = {
     "nltestrk.exe": "nltest.exe",
     "net1.exe": "net.exe",
     "powershell_ise.exe": "powershell.exe",
+    "cmd.exe.mui": "cmd.exe",
 }
-_POWERSHELL = frozenset({"powershell.exe", "pwsh.exe"})
+INTERPRETERS = frozenset({"powershell.exe", "pwsh.exe"})
 _CMD = "cmd.exe"
 
 # powershell.exe's own parameters: name -> takes a value. Any unambiguous prefix selects one; PowerShell
@@ -75,21 +85,31 @@ _PS_FORCED = {"e": "encodedcommand", "ec": "encodedcommand", "enc": "encodedcomm
               "nop": "noprofile", "noni": "noninteractive", "v": "version", "wd": "workingdirectory",
               "?": "help", "l": "login", "cwa": "commandwithargs"}
 
-# PowerShell aliases of the cmdlets the rules read.
-_PS_ALIASES = {
+# PowerShell's built-in aliases of the cmdlets the world knows.
+PS_ALIASES = {
     "iex": "invoke-expression", "iwr": "invoke-webrequest", "curl": "invoke-webrequest", "wget": "invoke-webrequest",
     "irm": "invoke-restmethod", "icm": "invoke-command", "etsn": "enter-pssession", "nsn": "new-pssession",
     "saps": "start-process", "start": "start-process", "gwmi": "get-wmiobject", "rwmi": "remove-wmiobject",
     "iwmi": "invoke-wmimethod", "gcim": "get-ciminstance", "rcim": "remove-ciminstance", "icim": "invoke-cimmethod",
-    "sal": "set-alias", "ni": "new-item", "sp": "set-itemproperty", "gci": "get-childitem",
+    "sal": "set-alias", "ni": "new-item", "sp": "set-itemproperty", "gci": "get-childitem", "ls": "get-childitem",
+    "dir": "get-childitem", "gps": "get-process", "ps": "get-process", "gsv": "get-service", "sasv": "start-service",
+    "spsv": "stop-service", "select": "select-object", "where": "where-object", "?": "where-object",
+    "foreach": "foreach-object", "%": "foreach-object", "sort": "sort-object", "measure": "measure-object",
+    "ft": "format-table", "fl": "format-list", "echo": "write-output", "write": "write-output", "cat": "get-content",
+    "gc": "get-content", "type": "get-content", "cp": "copy-item", "copy": "copy-item", "mv": "move-item",
+    "move": "move-item", "rm": "remove-item", "del": "remove-item", "erase": "remove-item", "ri": "remove-item",
+    "cd": "set-location", "sl": "set-location", "pwd": "get-location", "gl": "get-location", "kill": "stop-process",
+    "spps": "stop-process", "cls": "clear-host", "h": "get-history", "history": "get-history", "gm": "get-member",
+    "ipmo": "import-module", "gcm": "get-command", "gi": "get-item", "gp": "get-itemproperty", "ac": "add-content",
+    "sc": "set-content", "tee": "tee-object", "irm ": "invoke-restmethod", "nal": "new-alias", "sv": "set-variable",
+    "gv": "get-variable", "nv": "new-variable", "oh": "out-host", "ogv": "out-gridview", "epal": "export-alias",
 }
 
 # cmd.exe's internal commands: they start no process.
-_CMD_BUILTINS = frozenset({"echo", "set", "if", "for", "cd", "chdir", "dir", "copy", "del", "erase", "move", "type",
+_CMD_BUILTINS = frozenset({"echo", "set", "cd", "chdir", "dir", "copy", "del", "erase", "move", "type",
                            "mkdir", "md", "rd", "rmdir", "ren", "rename", "cls", "exit", "pause", "title", "ver",
                            "vol", "pushd", "popd", "goto", "shift", "setlocal", "endlocal", "assoc", "ftype", "path",
-                           "prompt", "color", "date", "time", "verify", "mklink", "break"})
-
+                           "prompt", "color", "date", "time", "verify", "mklink", "break", "echo.", "else"})
 # Words that begin a PowerShell statement without naming a command.
 _PS_KEYWORDS = frozenset({"if", "else", "elseif", "foreach", "for", "while", "do", "until", "switch", "function",
                           "filter", "param", "return", "try", "catch", "finally", "throw", "begin", "process", "end",
@@ -100,22 +120,31 @@ _PS_UNRESOLVED = re.compile(
     r"\[char\]|\[char\[\]\]|-join\b|\[string\]::join|-f\s*\(|-f\s+['\"$]|['\"]\s*-f\b|-replace\b|\.replace\(|-bxor\b|"
     r"\[array\]::reverse|\[regex\]::|-split\b|\$env:comspec\[|\$pshome\[|\$shellid\[|\.invoke\(|\$\{[^}]*\}\s*\("
 )
+_DOWNLOAD = re.compile(r"downloadstring|downloaddata|downloadfile|openread\(|invoke-webrequest|invoke-restmethod|"
+                       r"\biwr\b|\birm\b|net\.webclient|bitstransfer|xmlhttp|winhttprequest")
 
 
 @dataclass(frozen=True)
 class Invocation:
-    """One program or cmdlet a command line runs.
+    """One program or cmdlet a command line runs (or keeps to run later).
 
     ``program`` is a lower-case file name with its extension (``vssadmin.exe``) for a process, or a lower-case
     cmdlet name with its alias resolved (``invoke-webrequest``). ``args`` are its arguments, lower-case, quotes
     removed, every switch dash written ``-``. ``script`` is, for PowerShell, the text it runs (lower-case, comments
-    and escapes removed).
+    and escapes removed). ``written`` is the program as the command line wrote it (a path, when it gave one).
+    ``stored`` marks a command line kept for later: a task's action, a service's image path, a registry value.
+    A ``method`` is a .NET method a PowerShell expression calls (``delete``, ``system.io.file::delete``), with the
+    script around it as ``script``. ``piped`` is, for a cmdlet, the pipeline element whose objects it receives. A
+    ``builtin`` is one of cmd.exe's internal commands (``copy``, ``assoc``, ``echo``), which start no process.
     """
 
     program: str
     args: tuple[str, ...]
-    kind: Literal["process", "cmdlet"] = "process"
+    kind: Literal["process", "cmdlet", "method", "builtin"] = "process"
     script: str = ""
+    written: str = ""
+    stored: bool = False
+    piped: str = ""
 
     def has_switch(self, *names: str) -> bool:
         """True when a switch ``-name`` (any of ``names``, any dash, ``:value`` allowed) is among the arguments."""
@@ -141,6 +170,11 @@ class Invocation:
                     return a.split(":", 1)[1]
                 return self.args[i + 1] if i + 1 < len(self.args) else ""
         return None
+
+    @property
+    def text(self) -> str:
+        """The arguments and the script, as one lower-case text (for finding URLs and paths)."""
+        return " ".join(self.args) + (" " + self.script if self.script else "")
 
 
 @dataclass(frozen=True)
@@ -212,12 +246,13 @@ def split_argv(line: str) -> list[str]:
     return args
 
 
-def _cmd_segments(text: str) -> tuple[list[str], bool]:
-    """cmd.exe's view of a command string: the commands ``&``, ``&&``, ``||``, ``|`` and parentheses separate,
-    with ``^`` escapes applied, redirections dropped and a ``rem`` comment ending the line. Returns the segments
-    and whether a comment was cut."""
-    segments, current, in_quotes, i = [], [], False, 0
-    cut = False
+def _cmd_segments(text: str) -> tuple[list[tuple[str, str]], bool]:
+    """cmd.exe's view of a command string: (operator before, command) pairs, the commands ``&``, ``&&``, ``||``,
+    ``|`` and parentheses separate, with ``^`` escapes applied and redirections dropped; a ``rem`` or ``::`` comment
+    ends the line. Returns the segments and whether a comment was cut."""
+    segments: list[tuple[str, str]] = []
+    current: list[str] = []
+    in_quotes, i, op = False, 0, ""
     while i < len(text):
         ch = text[i]
         if ch == "^" and not in_quotes and i + 1 < len(text):
@@ -227,9 +262,11 @@ def _cmd_segments(text: str) -> tuple[list[str], bool]:
         if ch == '"':
             in_quotes = not in_quotes
         if not in_quotes and ch in "&|()":
-            segments.append("".join(current))
+            segments.append((op, "".join(current)))
             current = []
-            i += 2 if text[i:i + 2] in ("&&", "||") else 1
+            two = text[i:i + 2]
+            op = two if two in ("&&", "||") else ch
+            i += 2 if two in ("&&", "||") else 1
             continue
         if not in_quotes and ch in "<>":  # a redirection: drop it and its target
             j = i + 1
@@ -245,28 +282,53 @@ def _cmd_segments(text: str) -> tuple[list[str], bool]:
             continue
         current.append(ch)
         i += 1
-    segments.append("".join(current))
-    out = []
-    for seg in segments:
-        seg = seg.strip().lstrip("@").strip()
+    segments.append((op, "".join(current)))
+    out: list[tuple[str, str]] = []
+    cut = False
+    for before, seg in segments:
+        seg = seg.strip(" \t,;=").lstrip("@").strip(" \t,;=")
         if not seg:
             continue
-        if re.match(r"(?i)rem(\s|$)|::", seg):
+        if re.match(r"(?i)rem([\s,;=]|$)|::", seg):
             cut = True
             break  # rem swallows the rest of the line, operators included
-        out.append(seg)
+        out.append((before, seg))
     return out, cut
 
 
-def _strip_cmd_prefixes(argv: list[str]) -> list[str]:
+_IF_CONDITION = re.compile(
+    r"""(?ix)^if\s+(?:/i\s+)?(?:not\s+)?
+        (?:errorlevel\s+\S+|cmdextversion\s+\S+|defined\s+\S+|exist\s+(?:"[^"]*"|\S+)
+         |(?:"[^"]*"|[^\s=]+)\s*==\s*(?:"[^"]*"|[^\s]+)
+         |(?:"[^"]*"|\S+)\s+(?:equ|neq|lss|leq|gtr|geq)\s+(?:"[^"]*"|\S+))\s*""")
+_FOR_HEAD = re.compile(r"(?i)^for(\s+/[dlr](\s+(\"[^\"]*\"|\S+))?|\s+/f(\s+\"[^\"]*\")?)*\s+%%?\w\s+in\s*$")
+_CMD_HEAD = re.compile(r'^(?:"[^"]*"|[^\s,;="]+)+')
+
+
+def _cmd_command_words(seg: str) -> tuple[str, str]:
+    """(program as written, the rest) of a cmd.exe command: the name ends at a space, tab, comma, semicolon or equals
+    sign outside quotes, as cmd.exe reads a command name."""
+    m = _CMD_HEAD.match(seg)
+    if not m:
+        return "", seg
+    return m.group(0).replace('"', ""), seg[m.end():].lstrip(" \t,;=")
+
+
+def _strip_cmd_prefixes(seg: str) -> str:
     """``start [/b] [/min] ["title"] prog args`` and ``call prog args`` run ``prog``."""
-    while argv and argv[0].lower() in ("call", "start"):
-        was_start = argv[0].lower() == "start"
-        argv = argv[1:]
-        if was_start:  # start's own switches, and the empty title people write as ""
+    while True:
+        word, rest = _cmd_command_words(seg)
+        low = word.lower()
+        if low == "call":
+            seg = rest
+            continue
+        if low == "start":
+            argv = split_argv(rest)
             while argv and (argv[0].startswith("/") or argv[0] == ""):
                 argv = argv[1:]
-    return argv
+            seg = " ".join(_requote(a) for a in argv)
+            continue
+        return seg
 
 
 def _ps_parameter(token: str) -> str | None:
@@ -338,30 +400,46 @@ def normalize_powershell(script: str) -> str:
     return " ".join(text.split())
 
 
-def _ps_fragments(script: str) -> list[str]:
-    """Pipeline elements of normalised PowerShell: text between ``;``, ``|``, braces and parentheses outside quotes."""
-    fragments, current, quote = [], [], ""
-    for ch in script:
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-            continue
-        if ch in "'\"":
-            quote = ch
-            current.append(ch)
-            continue
-        if ch in ";|{}()\n":
-            fragments.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    fragments.append("".join(current))
-    return [f.strip() for f in fragments if f.strip()]
+# ------------------------------------------------------------------------------------------------ PowerShell tokens
+
+_PS_TOKEN = re.compile(r"""\s*(?:
+    (?P<sq>'(?:[^']|'')*')
+  | (?P<dq>"(?:[^"`]|`.)*")
+  | (?P<var>\$\{[^}]*\}|\$[\w:]+)
+  | (?P<op>[;|{}()&+,=]|\n)
+  | (?P<word>[^\s;|{}()&+,='"]+)
+)""", re.X)
+
+
+def _ps_tokens(text: str) -> list[tuple[str, str]] | None:
+    """PowerShell's tokens of a normalised script: (kind, text) pairs; None when it does not tokenise."""
+    tokens, i = [], 0
+    while i < len(text):
+        m = _PS_TOKEN.match(text, i)
+        if m is None or m.end() == i:
+            if text[i:].strip() == "":
+                break
+            return None
+        kind = m.lastgroup or "word"
+        tokens.append((kind, m.group(kind)))
+        i = m.end()
+    return tokens
+
+
+def _ps_string(token: tuple[str, str], user: str | None) -> str | None:
+    """The value of a string token (a double-quoted one with ``$env:`` expanded); None when it is not constant."""
+    kind, text = token
+    if kind == "sq":
+        return text[1:-1].replace("''", "'")
+    if kind == "dq":
+        body = expand_powershell(text[1:-1], user)
+        return None if "$" in body else body
+    return None
 
 
 class _Parser:
-    def __init__(self) -> None:
+    def __init__(self, user: str | None) -> None:
+        self.user = user
         self.invocations: list[Invocation] = []
         self.unresolved: list[str] = []
 
@@ -372,61 +450,198 @@ class _Parser:
         self.invocations.append(inv)
         return True
 
-    def process(self, line: str, image: str | None, depth: int) -> None:
+    def note(self, why: str) -> None:
+        if why not in self.unresolved:
+            self.unresolved.append(why)
+
+    # -------------------------------------------------------------------------------------------- processes
+
+    def process(self, line: str, image: str | None, depth: int, stored: bool = False) -> None:
         """A process started with command line ``line`` (its image is ``image`` when known)."""
         if depth > MAX_DEPTH:
-            self.unresolved.append(f"nested deeper than {MAX_DEPTH} levels")
+            self.note(f"nested deeper than {MAX_DEPTH} levels")
             return
-        if _CMD_UNRESOLVED.search(line.lower()):
-            self.unresolved.append("cmd.exe variable substring, substitution or delayed expansion")
-        argv = split_argv(line.replace("^", ""))
+        argv = split_argv(line)
         if not argv and not image:
             return
-        program = canonical_image(image or argv[0])
+        written = argv[0] if argv else (image or "")
+        program = canonical_image(image or written)
         args = tuple(a.lower().translate(_DASH_TRANSLATION) for a in argv[1:])
         if program == _CMD:
-            # cmd.exe's own arguments are its switches; the command string after /c is read as the commands it runs.
             switches = []
             for a in args:
                 switches.append(a)
-                if a[:1] in SWITCH_DASHES and a[1:] in ("c", "k", "r"):
+                if a[:1] in SWITCH_DASHES and a[1:2] in ("c", "k", "r"):
                     break
-            self.add(Invocation(program, tuple(switches)))
-            self._cmd(line, depth)
-        elif program in _POWERSHELL:
-            self._powershell(program, argv[1:], depth)
-        else:
-            if not self.add(Invocation(program, args)):
+            if not self.add(Invocation(program, tuple(switches), written=written, stored=stored)):
                 return
-            if program == "wmic.exe" and "create" in args:
-                after = args[args.index("create") + 1:]
-                if after:
-                    self.process(" ".join(argv[1:][args.index("create") + 1:]), None, depth + 1)
+            self._cmd_line(line, depth, stored)
+        elif program in INTERPRETERS:
+            self._powershell(program, argv[1:], depth, written, stored)
+        else:
+            if not self.add(Invocation(program, args, written=written, stored=stored)):
+                return
+            self._nested(program, argv[1:], args, depth, stored)
 
-    def _cmd(self, line: str, depth: int) -> None:
+    def _nested(self, program: str, raw: list[str], args: tuple[str, ...], depth: int, stored: bool) -> None:
+        """The command lines a program runs (or keeps) that are written among its arguments."""
+        def after(marker: str) -> str | None:
+            """The command line written after ``marker``: one argument is the whole line, several are its words."""
+            if marker in args:
+                rest = raw[args.index(marker) + 1:]
+                return rest[0] if len(rest) == 1 else (" ".join(_requote(a) for a in rest) or None)
+            return None
+
+        def value_of(*names: str) -> str | None:
+            for i, a in enumerate(args):
+                if a[:1] in SWITCH_DASHES and _switch_name(a) in names:
+                    return raw[i + 1] if i + 1 < len(raw) else None
+            return None
+
+        if program == "wmic.exe" and {"process", "call", "create"} <= set(args):
+            # The method's first parameter is the command line: one (quoted) argument, or the words up to a comma.
+            rest = raw[args.index("create") + 1:]
+            nested = (rest[0].rstrip(",") if rest and (" " in rest[0] or len(rest) == 1 or rest[0].endswith(","))
+                      else after("create"))
+            if nested:
+                self.process(nested, None, depth + 1, stored)
+        elif program == "forfiles.exe":
+            nested = value_of("c")
+            if nested:
+                self.process(nested, None, depth + 1, stored)
+        elif program == "conhost.exe" and "--headless" in args:
+            rest = [a for a, low in zip(raw, args, strict=True) if low != "--headless"]
+            if rest:
+                self.process(" ".join(_requote(a) for a in rest), None, depth + 1, stored)
+        elif program == "runas.exe":
+            positional = [a for a, low in zip(raw, args, strict=True) if low[:1] not in SWITCH_DASHES]
+            if positional:
+                self.process(positional[-1], None, depth + 1, stored)
+        elif program == "schtasks.exe" and any(_switch_name(a) == "create" for a in args if a[:1] in SWITCH_DASHES):
+            nested = value_of("tr")
+            if nested:
+                self.process(nested, None, depth + 1, stored=True)
+        elif program == "sc.exe" and {"create", "config"} & set(args):
+            for i, a in enumerate(args):
+                if a == "binpath=" and i + 1 < len(raw):
+                    self.process(raw[i + 1], None, depth + 1, stored=True)
+                elif a.startswith("binpath=") and len(a) > len("binpath="):
+                    self.process(raw[i][len("binpath="):], None, depth + 1, stored=True)
+        elif program == "reg.exe" and args[:1] == ("add",):
+            data = value_of("d")
+            key = args[1] if len(args) > 1 else ""
+            if data and re.search(r"\\(run|runonce|runonceex|runservices|runservicesonce|winlogon|image file execution "
+                                  r"options\\[^\\]+|services\\[^\\]+)$", key):
+                self.process(expand_cmd(data, self.user), None, depth + 1, stored=True)
+
+    # -------------------------------------------------------------------------------------------------- cmd.exe
+
+    def _cmd_line(self, line: str, depth: int, stored: bool) -> None:
         # The command string is everything after the first /c, /k or /r switch, with one pair of outer quotes removed.
-        match = re.search(r"(?i)(?:^|\s)[" + SWITCH_DASHES + r"][ckr](?=\s|\"|$)", line)
+        match = re.search(r"(?i)(?:^|[\s\"])[" + SWITCH_DASHES + r"][ckr](?=[\s\"]|$)", line)
         if match is None:
             return
         rest = line[match.end():].strip()
         if rest.startswith('"') and rest.count('"') >= 2:
             last = rest.rfind('"')
             rest = rest[1:last] + rest[last + 1:]
-        segments, _ = _cmd_segments(rest)
-        for seg in segments:
-            argv = _strip_cmd_prefixes(split_argv(seg))
-            if argv and argv[0].lower() not in _CMD_BUILTINS:
-                self.process(" ".join(_requote(a) for a in argv), None, depth + 1)
+        self.cmd(rest, depth, stored)
 
-    def _powershell(self, program: str, argv: list[str], depth: int) -> None:
-        script, positional, i = None, [], 0
+    def cmd(self, text: str, depth: int, stored: bool = False) -> None:
+        """The commands cmd.exe runs for the command string ``text``."""
+        if _CMD_UNRESOLVED.search(text.lower()):
+            self.note("cmd.exe variable substring, substitution or delayed expansion")
+        text = expand_cmd(text, self.user)
+        segments, _ = _cmd_segments(text)
+        expect_set = False
+        previous = ""
+        for before, seg in segments:
+            if expect_set:  # the set of a for loop: a command only for /f with a quoted command
+                expect_set = False
+                if seg.startswith(("'", "`")) and seg.endswith(("'", "`")) and len(seg) > 1:
+                    self.process(seg[1:-1], None, depth + 1, stored)
+                previous = seg
+                continue
+            seg = _strip_cmd_prefixes(seg)
+            low = seg.lower()
+            if low.startswith("if") and re.match(r"(?i)if[\s(]", seg + " "):
+                condition = _IF_CONDITION.match(seg)
+                if condition is None:
+                    self.note("an if condition cmd.exe's grammar does not read")
+                    previous = seg
+                    continue
+                seg = _strip_cmd_prefixes(seg[condition.end():])
+                low = seg.lower()
+                if not seg:
+                    previous = ""
+                    continue
+            if re.match(r"(?i)for[\s/%]", seg):
+                if not _FOR_HEAD.match(seg):
+                    self.note("a for loop cmd.exe's grammar does not read")
+                expect_set = True
+                previous = seg
+                continue
+            if re.match(r"(?i)do[\s(]|do$", seg):
+                seg = _strip_cmd_prefixes(seg[2:].strip())
+                low = seg.lower()
+                if not seg:
+                    continue
+            if re.match(r"(?i)else[\s(]|else$", seg):
+                seg = _strip_cmd_prefixes(seg[4:].strip())
+                if not seg:
+                    continue
+            word, rest = _cmd_command_words(seg)
+            if not word:
+                previous = seg
+                continue
+            if word.lower() in _CMD_BUILTINS:
+                args = tuple(a.lower().translate(_DASH_TRANSLATION) for a in split_argv(rest))
+                if not self.add(Invocation(word.lower(), args, kind="builtin", written=word, stored=stored)):
+                    return
+                previous = seg
+                continue
+            program = canonical_image(word)
+            if before == "|" and self._reads_stdin(program, rest):
+                self._piped(program, previous, depth, stored)
+                previous = seg
+                continue
+            self.process(f"{_requote(word)} {rest}".strip(), None, depth + 1, stored)
+            previous = seg
+
+    @staticmethod
+    def _reads_stdin(program: str, rest: str) -> bool:
+        """Whether ``program`` with arguments ``rest`` runs commands it reads from its standard input."""
+        args = [a.lower().translate(_DASH_TRANSLATION) for a in split_argv(rest)]
+        if program == _CMD:
+            return not any(a[:1] in SWITCH_DASHES and a[1:2] in ("c", "k", "r") for a in args)
+        if program in INTERPRETERS:
+            return not args or "-" in args or any(_ps_parameter(a) in ("command", "file") and i + 1 < len(args) and
+                                                  args[i + 1] == "-" for i, a in enumerate(args) if a[:1] in "-/")
+        return False
+
+    def _piped(self, program: str, source: str, depth: int, stored: bool) -> None:
+        """An interpreter reading commands from a pipe: they are what ``echo`` wrote; from anything else, unknown."""
+        word, text = _cmd_command_words(source)
+        if word.lower() not in ("echo", "echo."):
+            self.note(f"commands piped into {program} from something other than echo")
+            return
+        if program == _CMD:
+            self.add(Invocation(program, (), written=program, stored=stored))
+            self.cmd(text, depth + 1, stored)
+        else:
+            self._powershell(program, ["-command", text], depth + 1, program, stored)
+
+    # ------------------------------------------------------------------------------------------------ PowerShell
+
+    def _powershell(self, program: str, argv: list[str], depth: int, written: str, stored: bool) -> None:
+        script, i = None, 0
         args_out: list[str] = []
         while i < len(argv):
             token = argv[i]
             if token[:1] in SWITCH_DASHES and len(token) > 1:
                 param = _ps_parameter(token)
                 if param is None:
-                    self.unresolved.append(f"unknown {program} parameter {token[:40]!r}")
+                    self.note(f"unknown {program} parameter {token[:40]!r}")
                     args_out.append(token.lower().translate(_DASH_TRANSLATION))
                     i += 1
                     continue
@@ -435,13 +650,13 @@ class _Parser:
                 if _PS_PARAMETERS[param] and value is None:
                     i += 1
                     value = argv[i] if i < len(argv) else ""
-                if param == "command" or param == "commandwithargs":
+                if param in ("command", "commandwithargs"):
                     script = " ".join([value or "", *argv[i + 1:]]).strip()
                     break
                 if param == "encodedcommand":
                     decoded = decode_encoded_command(value or "")
                     if decoded is None:
-                        self.unresolved.append("an -EncodedCommand value that is not base64 UTF-16LE text")
+                        self.note("an -EncodedCommand value that is not base64 UTF-16LE text")
                         script = ""
                     else:
                         script = decoded
@@ -451,43 +666,188 @@ class _Parser:
                     args_out.append(value.lower())
                 i += 1
                 continue
-            positional = argv[i:]  # powershell.exe runs its first positional argument and the rest as -Command
-            script = " ".join(positional)
+            script = " ".join(argv[i:])  # powershell.exe runs its first positional argument and the rest as -Command
             break
         text = normalize_powershell(script or "")
-        if not self.add(Invocation(program, tuple(args_out), script=text)):
+        if not self.add(Invocation(program, tuple(args_out), script=text, written=written, stored=stored)):
+            return
+        self.script(text, depth)
+
+    def script(self, text: str, depth: int) -> None:
+        """The commands a normalised PowerShell script runs."""
+        if depth > MAX_DEPTH:
+            self.note(f"nested deeper than {MAX_DEPTH} levels")
             return
         if _PS_UNRESOLVED.search(text):
-            self.unresolved.append("a PowerShell string built at run time")
-        self._ps_statements(text, depth)
-
-    def _ps_statements(self, text: str, depth: int) -> None:
-        for fragment in _ps_fragments(text):
-            if fragment[:1] in "'\"":  # a string expression, not a command
-                continue
-            argv = split_argv(fragment.replace("'", '"'))
-            if argv and argv[0] in ("&", "."):
-                argv = argv[1:]
-            if not argv or argv[0][:1] in "$.[@" or argv[0][:1].isdigit():
-                continue
-            head = argv[0]
-            if head in _PS_KEYWORDS:
-                continue
-            name = _PS_ALIASES.get(head, head)
-            if "-" in name and "\\" not in name and "." not in name:  # a cmdlet: Verb-Noun
-                inv = Invocation(name, tuple(argv[1:]), kind="cmdlet")
-                if not self.add(inv):
+            self.note("a PowerShell string built at run time")
+        if re.search(r'"[^"]*\$\(', text):
+            self.note("a subexpression inside a PowerShell string")
+        tokens = _ps_tokens(text)
+        if tokens is None:
+            self.note("PowerShell text that does not tokenise")
+            return
+        for i, token in enumerate(tokens):  # .NET methods called anywhere in the script, blocks included
+            if token[0] == "word" and tokens[i + 1:i + 2] == [("op", "(")] and (
+                    token[1].startswith(".") or "::" in token[1]):
+                name = token[1].lstrip(".").split("]::", 1)[-1] if token[1].startswith(".") else \
+                    token[1].strip("[").replace("]::", "::").removeprefix("system.")
+                if not self.add(Invocation(name, (), kind="method", script=text, written=token[1])):
                     return
-                if name == "start-process":
-                    target = inv.switch_value("filepath", "file", "path") or next(
-                        (a for a in inv.args if a[:1] not in SWITCH_DASHES), None)
-                    if target:
-                        extra = inv.switch_value("argumentlist", "args") or ""
-                        self.process(f"{_requote(target)} {extra}", None, depth + 1)
+        for pipeline in _ps_pipelines(tokens):
+            previous: list[tuple[str, str]] = []
+            for element in pipeline:
+                self._ps_element(element, previous, depth)
+                previous = element
+
+    def _ps_element(self, element: list[tuple[str, str]], previous: list[tuple[str, str]], depth: int) -> None:
+        """One pipeline element: a command (by name, by the call operator) or an expression."""
+        if not element:
+            return
+        head, rest = element[0], element[1:]
+        if head[0] == "var" and rest[:1] == [("op", "=")]:  # an assignment: its value may run a command
+            self._ps_element(rest[1:], previous, depth)
+            return
+        if head == ("op", "&") or (head == ("word", ".") and rest):
+            self._ps_call(rest, depth)
+            return
+        if head[0] != "word" or head[1][:1] in ".[@0123456789-" or head[1] in _PS_KEYWORDS:
+            return  # an expression, an assignment's value or a keyword: what it calls is judged through the script
+        name = PS_ALIASES.get(head[1], head[1])
+        args = [_ps_text(t, self.user) for t in rest]
+        if name in ("invoke-expression",):
+            self._ps_iex(rest, previous, depth)
+        if "-" in name and "\\" not in name and "." not in name:  # a cmdlet: Verb-Noun
+            inv = Invocation(name, tuple(a for a in args if a), kind="cmdlet", written=head[1],
+                             piped=_ps_join(previous))
+            if not self.add(inv):
+                return
+            if name == "start-process":
+                target = inv.switch_value("filepath", "file", "path") or next(
+                    (a for a in inv.args if a[:1] not in SWITCH_DASHES), None)
+                if target:
+                    extra = inv.switch_value("argumentlist", "args") or ""
+                    self.process(f"{_requote(target)} {extra}", None, depth + 1)
+            return
+        self._ps_program(head[1], args, depth)
+
+    def _ps_program(self, name: str, args: list[str], depth: int) -> None:
+        program = canonical_image(expand_powershell(name, self.user))
+        if "." in program and not program.endswith((".exe", ".com", ".bat", ".cmd", ".ps1")):
+            return  # a file name opened by association, not a program started
+        self.process(" ".join(_requote(a) for a in [name, *args]), None, depth + 1)
+
+    def _ps_call(self, tokens: list[tuple[str, str]], depth: int) -> None:
+        """``& <name> args``: the name is a string, a parenthesised concatenation of strings, or a script block."""
+        if not tokens:
+            return
+        if tokens[0] == ("op", "{"):
+            self.script(_ps_join(tokens[1:]), depth + 1)
+            return
+        name, used = _ps_constant(tokens, self.user)
+        if name is None:
+            self.note("a command name the call operator builds at run time")
+            return
+        args = [_ps_text(t, self.user) for t in tokens[used:]]
+        cmdlet = PS_ALIASES.get(name.lower(), name.lower())
+        if "-" in cmdlet and "\\" not in cmdlet and "." not in cmdlet:
+            self._ps_element([("word", cmdlet), *tokens[used:]], [], depth)
+            return
+        self.process(" ".join(_requote(a) for a in [name, *args]), None, depth + 1)
+
+    def _ps_iex(self, tokens: list[tuple[str, str]], previous: list[tuple[str, str]], depth: int) -> None:
+        """``Invoke-Expression``: of a constant string, the commands in it; of a download, a cradle (the script
+        text says so); of anything else, unknown."""
+        source = tokens or previous
+        text = _ps_join(source)
+        if _DOWNLOAD.search(text):
+            return
+        value, used = _ps_constant(tokens, self.user) if tokens else (None, 0)
+        if value is not None and used == len(tokens):
+            self.script(normalize_powershell(value), depth + 1)
+            return
+        self.note("an Invoke-Expression of something that is not a literal or a download")
+
+
+def _ps_pipelines(tokens: list[tuple[str, str]]) -> list[list[list[tuple[str, str]]]]:
+    """Statements (split at ``;``, new lines and braces) as pipelines (split at ``|``) of elements."""
+    statements: list[list[list[tuple[str, str]]]] = []
+    pipeline: list[list[tuple[str, str]]] = []
+    element: list[tuple[str, str]] = []
+    depth = 0
+    for token in tokens:
+        if token[0] == "op" and token[1] in ("(",):
+            depth += 1
+        elif token[0] == "op" and token[1] in (")",):
+            depth = max(0, depth - 1)
+        if depth == 0 and token[0] == "op" and token[1] in (";", "\n", "{", "}"):
+            if element:
+                pipeline.append(element)
+            if pipeline:
+                statements.append(pipeline)
+            pipeline, element = [], []
+            continue
+        if depth == 0 and token == ("op", "|"):
+            pipeline.append(element)
+            element = []
+            continue
+        element.append(token)
+    if element:
+        pipeline.append(element)
+    if pipeline:
+        statements.append(pipeline)
+    # Commands inside parentheses run too: (Get-Process) or $(...) hold whole statements.
+    inner: list[list[list[tuple[str, str]]]] = []
+    for statement in statements:
+        for el in statement:
+            if ("op", "(") in el:
+                start = el.index(("op", "("))
+                nested = el[start + 1:]
+                if nested and nested[-1] == ("op", ")"):
+                    nested = nested[:-1]
+                if nested and nested[0][0] == "word" and "-" in nested[0][1]:
+                    inner.extend(_ps_pipelines(nested))
+    return statements + inner
+
+
+def _ps_constant(tokens: list[tuple[str, str]], user: str | None) -> tuple[str | None, int]:
+    """A constant string at the start of ``tokens``: a string, or a parenthesised ``+`` of strings; and how many
+    tokens it took."""
+    if not tokens:
+        return None, 0
+    if tokens[0][0] in ("sq", "dq"):
+        return _ps_string(tokens[0], user), 1
+    if tokens[0][0] == "word" and tokens[0][1][:1] not in "$(":
+        return expand_powershell(tokens[0][1], user), 1
+    if tokens[0] == ("op", "("):
+        parts, i = [], 1
+        while i < len(tokens) and tokens[i] != ("op", ")"):
+            kind, text = tokens[i]
+            if (kind, text) == ("op", "+"):
+                i += 1
                 continue
-            program = canonical_image(head)
-            if program.endswith((".exe", ".com")):
-                self.process(" ".join(_requote(a) for a in argv), None, depth + 1)
+            value = _ps_string(tokens[i], user)
+            if value is None:
+                return None, 0
+            parts.append(value)
+            i += 1
+        if i >= len(tokens):
+            return None, 0
+        return "".join(parts), i + 1
+    return None, 0
+
+
+def _ps_text(token: tuple[str, str], user: str | None) -> str:
+    kind, text = token
+    if kind in ("sq", "dq"):
+        value = _ps_string(token, user)
+        return value if value is not None else text[1:-1]
+    if kind == "var":
+        return expand_powershell(text, user) if text.lower().startswith(("$env:", "${env:")) else text
+    return text
+
+
+def _ps_join(tokens: list[tuple[str, str]]) -> str:
+    return " ".join(text for _, text in tokens)
 
 
 def _requote(arg: str) -> str:
@@ -507,9 +867,13 @@ def normalize_command_line(command_line: str | None) -> str:
 
 
 @lru_cache(maxsize=1 << 14)
-def parse_command_line(command_line: str | None, image: str | None = None) -> ParsedCommandLine:
-    """Every invocation ``command_line`` makes, outermost first; ``image`` names the process when the log does."""
-    parser = _Parser()
+def parse_command_line(command_line: str | None, image: str | None = None, user: str | None = None,
+                       stored: bool = False) -> ParsedCommandLine:
+    """Every invocation ``command_line`` makes, outermost first; ``image`` names the process when the log does,
+    ``user`` is the account it runs as (for the environment's folders), and ``stored`` marks a command line kept for
+    later (a registry value) whose variables Windows expands when it runs."""
+    parser = _Parser(user)
     if command_line or image:
-        parser.process(command_line or "", image, 0)
+        line = expand_cmd(command_line or "", user) if stored else (command_line or "")
+        parser.process(line, image, 0, stored)
     return ParsedCommandLine(tuple(parser.invocations), tuple(dict.fromkeys(parser.unresolved)))

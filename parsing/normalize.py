@@ -40,6 +40,7 @@ from ..schema import (
     ProcessStart,
     RegistrySet,
 )
+from ..world.environment import expand_cmd
 from ..world.inventory import (
     INVENTORY,
     ExternalService,
@@ -55,18 +56,6 @@ from .commandline import (
     split_argv,
 )
 from .timestamps import parse_timestamp
-
-# Windows environment variables that name folders, as a Windows 11 / Server 2022 default install sets them;
-# ``{user}`` is the account the event runs as.
-_FOLDER_VARIABLES = {
-    "%systemroot%": "c:\\windows", "%windir%": "c:\\windows", "%systemdrive%": "c:",
-    "%programfiles%": "c:\\program files", "%programfiles(x86)%": "c:\\program files (x86)",
-    "%programdata%": "c:\\programdata", "%allusersprofile%": "c:\\programdata", "%public%": "c:\\users\\public",
-    "%userprofile%": "c:\\users\\{user}", "%appdata%": "c:\\users\\{user}\\appdata\\roaming",
-    "%localappdata%": "c:\\users\\{user}\\appdata\\local", "%temp%": "c:\\users\\{user}\\appdata\\local\\temp",
-    "%tmp%": "c:\\users\\{user}\\appdata\\local\\temp", "%comspec%": "c:\\windows\\system32\\cmd.exe",
-}
-_FOLDER_VARIABLE = re.compile("|".join(re.escape(v) for v in _FOLDER_VARIABLES), re.I)
 
 # Folders any user can write to: a binary or autostart payload there is not an installed program.
 USER_WRITABLE_MARKERS = ("\\appdata\\", "\\temp\\", "\\tmp\\", "c:\\users\\public\\", "c:\\programdata\\",
@@ -105,6 +94,10 @@ def registered_domain(name: str) -> str:
     return _psl().privatesuffix(name) or name
 
 
+# The 8.3 names NTFS gives the root's long folders on every Windows install (in the order setup creates them).
+_ROOT_SHORT_NAMES = {"1": "program files", "2": "program files (x86)", "3": "programdata"}
+
+
 @lru_cache(maxsize=1 << 14)
 def windows_path(raw: str | None, user: str = "*") -> str | None:
     """A Windows path in one canonical form: lower-case, backslashes, ``..`` resolved, known folder variables
@@ -113,14 +106,15 @@ def windows_path(raw: str | None, user: str = "*") -> str | None:
     applies to it). None when ``raw`` is not a Windows path."""
     if not raw:
         return None
-    path = raw.strip().strip('"').strip().replace("/", "\\")
-    path = _FOLDER_VARIABLE.sub(lambda m: _FOLDER_VARIABLES[m.group(0).lower()].format(user=user), path)
+    path = expand_cmd(raw.strip().strip('"').strip(), None if user == "*" else user).replace("/", "\\")
     lower = path.lower()
     for prefix in ("\\\\?\\", "\\??\\", "\\\\.\\"):
         if lower.startswith(prefix):
             lower = lower[len(prefix):]
     lower = re.sub(r"^\\systemroot\\", "c:\\\\windows\\\\", lower)
     lower = re.sub(r"^\\device\\harddiskvolume\d+\\", "?:\\\\", lower)
+    lower = re.sub(r"^([a-z]):\\progra~([123])(?=\\|$)",
+                   lambda m: f"{m.group(1)}:\\{_ROOT_SHORT_NAMES[m.group(2)]}", lower)
     if not re.match(r"^([a-z?]:\\|\\\\[^\\]+\\)", lower):
         return None
     parts = [p.rstrip(". ") or p for p in lower.split("\\")]
@@ -151,6 +145,44 @@ def autostart_key(path: str) -> tuple[str | None, str]:
             return None, value
         return rel, value
     return None, value
+
+
+# Registry places whose values Windows reads as a command to run, or as a switch of its defences.
+_IFEO = "software\\microsoft\\windows nt\\currentversion\\image file execution options\\"
+_SERVICES = "system\\currentcontrolset\\services\\"
+_DEFENDER = ("software\\policies\\microsoft\\windows defender\\", "software\\microsoft\\windows defender\\")
+_LSA = ("system\\currentcontrolset\\control\\lsa", "system\\currentcontrolset\\control\\securityproviders\\wdigest")
+
+
+def registry_location(path: str) -> tuple[str, str, str]:
+    """(kind, canonical key, value name) of a registry value path. ``kind``: ``autostart`` (a Run key or a Winlogon
+    shell value), ``ifeo_debugger`` (Image File Execution Options' Debugger), ``service_image`` (a service's
+    ImagePath or ServiceDll), ``defender`` (Defender's settings or policies), ``lsa`` (LSA and WDigest credential
+    settings), ``other`` (anywhere else in a hive) or ``none`` (in no hive)."""
+    key, value = autostart_key(path)
+    if key is not None:
+        return "autostart", key, value
+    lower = path.strip().lower().replace("/", "\\")
+    lower = re.sub(r"\\+", r"\\", lower).rstrip("\\")
+    for pattern, hive in _HIVES:
+        match = pattern.match(lower)
+        if match:
+            lower = hive + lower[match.end():]
+            break
+    else:
+        return "none", "", ""
+    full, _, value = lower.rpartition("\\")
+    rel = (full.split("\\", 1)[1] if "\\" in full else "").replace("software\\wow6432node\\", "software\\")
+    rel = rel.replace("system\\controlset001\\", "system\\currentcontrolset\\")
+    if rel.startswith(_IFEO) and value in ("debugger",):
+        return "ifeo_debugger", rel, value
+    if rel.startswith(_SERVICES) and value in ("imagepath", "servicedll"):
+        return "service_image", rel, value
+    if (rel + "\\").startswith(_DEFENDER):
+        return "defender", rel, value
+    if rel.startswith(_LSA):
+        return "lsa", rel, value
+    return "other", rel, value
 
 
 def _in_hive(path: str) -> bool:
@@ -186,6 +218,7 @@ class NormalizedEvent:
     domain: str | None = None
     group: Group | None = None
     autostart: str | None = None
+    registry_kind: str | None = None  # registry_location's kind, for registry events
     payload: ParsedCommandLine | None = None
     payload_path: str | None = None
     unmodelled: tuple[str, ...] = ()
@@ -258,6 +291,10 @@ def _image_problems(event) -> list[str]:
         base = canonical_image(value or "")
         if re.search(r"~\d", base):
             problems.append(f"8.3 short name {base!r}: the real file name is not in the log")
+    folder = (windows_path(path) or "").rsplit("\\", 1)[0]
+    if re.search(r"~\d", folder):
+        problems.append(f"8.3 short folder name in {path!r}: the world knows the short names of the root's program "
+                        "folders only")
         if ":" in base:
             problems.append(f"alternate data stream in {value!r}")
     return problems
@@ -273,7 +310,8 @@ def normalize_event(event) -> NormalizedEvent:
                 host=host, user=user, admin_context=admin_context)
     if isinstance(event, ProcessStart):
         image = effective_image(event)
-        command = parse_command_line(event.process_command_line, image) if event.process_command_line or image else None
+        command = (parse_command_line(event.process_command_line, image, user) if event.process_command_line or image
+                   else None)
         problems = _image_problems(event) + list(command.unresolved if command else ())
         return NormalizedEvent(**base, image=image, image_path=windows_path(event.process_executable, user or "*"),
                                parent_image=canonical_image(event.process_parent_name) if event.process_parent_name else None,
@@ -304,11 +342,13 @@ def normalize_event(event) -> NormalizedEvent:
             problems.append(f"group.name {event.group_name!r} and group.id {event.group_id!r} name different groups")
         return NormalizedEvent(**base, group=by_sid or by_name, unmodelled=tuple(problems))
     if isinstance(event, RegistrySet):
-        key, _ = autostart_key(event.registry_path)
-        payload = parse_command_line(event.registry_data) if key else None
-        argv = split_argv(event.registry_data.replace("^", "")) if key else []
-        problems = [] if _in_hive(event.registry_path) else [f"registry.path {event.registry_path[:80]!r} is in no hive"]
-        return NormalizedEvent(**base, image=effective_image(event), autostart=key, payload=payload,
+        kind, rel, _ = registry_location(event.registry_path)
+        key = rel if kind == "autostart" else None
+        runs = kind in ("autostart", "ifeo_debugger", "service_image")
+        payload = parse_command_line(event.registry_data, None, user, stored=True) if runs else None
+        argv = split_argv(expand_cmd(event.registry_data, user)) if runs else []
+        problems = [] if kind != "none" else [f"registry.path {event.registry_path[:80]!r} is in no hive"]
+        return NormalizedEvent(**base, image=effective_image(event), autostart=key, registry_kind=kind, payload=payload,
                                payload_path=windows_path(argv[0], user or "*") if argv else None,
                                unmodelled=tuple(problems + list(payload.unresolved if payload else ())))
     if isinstance(event, FileActivity):

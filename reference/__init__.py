@@ -16,7 +16,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from ..adjudication.admission import LIMITS, PLAUSIBILITY_CODES, WORLD_TIME_RANGE
 from ..adjudication.contest import suspicion_rules
+from ..adjudication.sigmahq import ENV_VAR as SIGMA_ENV_VAR
+from ..adjudication.sigmahq import mapping_table
 from ..families.e1.scoring import (
     DEFAULT_COSTS,
     reward_range,
@@ -46,13 +49,13 @@ from ..verifier import (
     ACTION_RANK,
     CATEGORY_DEPICTIONS,
     CRITICAL_ASSET_MODIFIER,
-    PLAUSIBILITY_CODES,
-    PLAUSIBLE_TIME_RANGE,
+    ORDINARY,
     THRESHOLDS,
     VERDICT_RULES,
     compute_ground_truth,
 )
 from ..world.attack import ATTACK_VERSION, TECHNIQUES
+from ..world.catalog import BENIGN_CLASSES, BUILTINS, CMDLETS, METHODS, PROGRAMS, USE_CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent
 LABEL_SAMPLE = 500  # seeds per stage for the measured label distribution
@@ -126,9 +129,11 @@ def verdict_rules() -> str:
     name, text = CRITICAL_ASSET_MODIFIER
     return "\n".join([
         "The verdict is the most severe action among the malicious rules that fire "
-        "(`escalate` > `quarantine_host` > `block_ip` > `monitor`); if none fires it is `dismiss`, and the context "
-        "rules name the evidence that explains the activity. Only structured event fields and the asset inventory "
-        "are read.",
+        "(`escalate` > `quarantine_host` > `block_ip` > `monitor`), and `dismiss` only when every event is explained: "
+        "by a context rule (the world's named benign services, each an exception of the attack rules it lists) or by "
+        "an ordinary activity below. An event nothing explains, and any value the software catalog and parsers cannot "
+        "read, is refused at admission, never taken as benign. Only structured event fields, the inventory and the "
+        "catalog are read.",
         "",
         _table(["rule", "category", "action", "ATT&CK", "condition"], rows),
         "",
@@ -136,12 +141,51 @@ def verdict_rules() -> str:
     ])
 
 
-def thresholds() -> str:
-    low, high = PLAUSIBLE_TIME_RANGE
+def ordinary() -> str:
+    return _table(["activity", "what it is"], [[f"`{k}`", text] for k, (text, _) in ORDINARY.items()])
+
+
+def software_catalog() -> str:
+    """The catalog: each program, cmdlet and .NET method with its install folders and every use, its class and its
+    ATT&CK techniques, in the order a use is tried."""
+    def uses(entry) -> str:
+        listed = [f"`{u.name}` ({u.klass}{'; ' + ', '.join(u.techniques) if u.techniques else ''}): {u.description}"
+                  for u in entry.uses]
+        listed.append(f"otherwise `{entry.otherwise.name}`: {entry.otherwise.description}" if entry.otherwise
+                      else "otherwise refused (a form the catalog does not list)")
+        return "<br>".join(listed)
+
+    programs = [[f"`{p.image}`", p.kind, "<br>".join(f"`{f}`" for f in p.install) or "anywhere (portable)",
+                 ", ".join(f"`{n}`" for n in p.original_names) or "-", uses(p)] for p in PROGRAMS.values()]
+    cmdlets = [[f"`{c.name}`", uses(c)] for c in CMDLETS.values() if c.uses or c.otherwise is None
+               or c.otherwise.klass != "ordinary"]
+    plain = sorted(c.name for c in CMDLETS.values() if not c.uses and c.otherwise is not None
+                   and c.otherwise.klass == "ordinary")
+    methods = [[f"`{m.name}`", uses(m)] for m in METHODS.values()]
+    builtins = [[f"`{b.name}`", uses(b)] for b in BUILTINS.values()]
+    classes = [[f"`{k}`", text, "benign" if k in BENIGN_CLASSES else "suspicious or malicious"]
+               for k, text in USE_CLASSES.items()]
     return "\n".join([
-        _table(["name", "value", "meaning"], [[f"`{k}`", f"{v:g}", m] for k, (v, m) in THRESHOLDS.items()]),
+        f"Every process image resolves by its path and PE original name to one of {len(PROGRAMS)} programs; every "
+        f"PowerShell command to one of {len(CMDLETS)} cmdlets (aliases resolved) and every .NET method call to one of "
+        f"{len(METHODS)} methods. A program run from outside the folders it is installed in is masquerading (a "
+        "folder ending in `*` includes the application's own tree); an unknown program in a folder users can write "
+        "is an untrusted executable; any other unknown name, or a form a program's uses do not list, is refused.",
+        "", "### Use classes", "", _table(["class", "meaning", "kind"], classes),
+        "", "### Programs", "", _table(["image", "kind", "installed in", "PE original names", "uses, in order"], programs),
+        "", "### Cmdlets with uses of their own", "", _table(["cmdlet", "uses, in order"], cmdlets),
+        "", f"Cmdlets in ordinary use only: {', '.join(f'`{n}`' for n in plain)}.",
+        "", "### .NET methods", "", _table(["method", "uses, in order"], methods),
+        "", "### cmd.exe internal commands", "", _table(["command", "uses, in order"], builtins),
+    ])
+
+
+def thresholds() -> str:
+    low, high = WORLD_TIME_RANGE
+    return "\n".join([
+        _table(["name", "value", "meaning"], [[f"`{k}`", f"{v:g}", m] for k, (v, m) in {**THRESHOLDS, **LIMITS}.items()]),
         "",
-        f"Plausible event times: {low:%Y-%m-%d} to {high:%Y-%m-%d}.",
+        f"The world's epoch: event times from {low:%Y-%m-%d} to {high:%Y-%m-%d}.",
     ])
 
 
@@ -158,6 +202,20 @@ def suspicion() -> str:
         "nothing and is never replayed.",
         "",
         _table(["indicator", "level", "ATT&CK", "id (last digits)"], rows),
+    ])
+
+
+def community() -> str:
+    rows = [[f"`{t}`", f"`{src}`", sources, f"`{name}`", str(how)] for t, src, sources, name, how in mapping_table()]
+    return "\n".join([
+        f"With `${SIGMA_ENV_VAR}` naming a SigmaHQ rules folder (a checkout or the pinned snapshot; never copied into "
+        "this repository), its high and critical rules are a second opinion that shares none of the verifier's "
+        "parsing: they read the raw field values below, as a SIEM would. A hit on an event the verdict calls "
+        "`dismiss` or `monitor` contests the craft, unless a context rule of the world covers that event or a verdict "
+        "rule that fired on it names the same ATT&CK technique as the rule (they agree on what it is). A message "
+        "based on a hit names the rule's author, as the Detection Rule License asks.",
+        "",
+        _table(["event type", "Sigma log source", "OpenSOC sources", "Sigma field", "raw value"], rows),
     ])
 
 
@@ -199,10 +257,15 @@ def verifier_doc() -> str:
     return "\n".join([
         "# OpenSOC verifier reference",
         "",
-        "_Generated by `python -m opensoc.reference` from `verifier.py`, `adjudication/rules/opensoc.yml`, `rubric.py`, "
-        "`generator.py` and `tasks/registry.py`; do not edit by hand._",
+        "_Generated by `python -m opensoc.reference` from `verifier.py`, `world/catalog.py`, "
+        "`adjudication/admission.py`, `adjudication/rules/opensoc.yml`, `rubric.py`, `generator.py` and "
+        "`tasks/registry.py`; do not edit by hand._",
         "",
         "## Verdict rules", "", verdict_rules(), "",
+        "## Ordinary activities", "",
+        "What the world does every day: an event no rule covers must be one of these, or the craft is refused.", "",
+        ordinary(), "",
+        "## Software catalog", "", software_catalog(), "",
         "## Thresholds", "", thresholds(), "",
         "## Plausibility codes", "",
         "An attacker's incident earns reward only when it passes every check below.", "", plausibility(), "",
@@ -210,6 +273,7 @@ def verifier_doc() -> str:
         "The declared category must be shown by the events; these tests are independent of the verdict rules.", "",
         depictions(), "",
         "## Suspicion indicators", "", suspicion(), "",
+        "## SigmaHQ community rules", "", community(), "",
         "## Defender reward", "", defender_rewards(), "",
         "## Attacker reward", "", attacker_rewards(), "",
         "## Incident templates", "", templates(), "",

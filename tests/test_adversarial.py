@@ -6,12 +6,13 @@ import pytest
 from pydantic import ValidationError
 from support.incident_helpers import as_dict, rebuild
 
+from opensoc.adjudication.admission import check_plausibility
 from opensoc.families.registry import action_model
 from opensoc.generator import generate, generate_from_template
 from opensoc.incidents.alerting import materialize_alert
 from opensoc.rubric import score_incident, score_triage
 from opensoc.schema import SubmitTriage
-from opensoc.verifier import check_plausibility, compute_ground_truth
+from opensoc.verifier import compute_ground_truth
 from opensoc.world.inventory import INVENTORY
 
 OpenSOCAction = action_model()
@@ -165,8 +166,8 @@ def test_18_duplicated_events_are_implausible():
 
 def test_19_benign_bait_claimed_as_an_attack_pays_nothing():
     bait = as_dict(generate_from_template("admin_remote_tooling", 2)) | {"category": "lateral_movement", "target_label": "malicious"}
-    s = score_incident(rebuild(bait), "escalate")  # the defender over-reacts, but the claim contradicts the verdict
-    assert (s.reward, s.outcome) == (0.0, "mislabelled")
+    s = score_incident(rebuild(bait), "escalate")  # the defender over-reacts, but no attack of the category is shown
+    assert (s.reward, s.outcome) == (0.0, "implausible") and "CATEGORY_NOT_DEPICTED" in s.violation_codes
 
 
 def test_20_attack_declared_benign_pays_nothing():
@@ -211,11 +212,15 @@ def test_25_renamed_binary_is_judged_by_its_pe_name():
     assert _action(rebuild(data)) == "quarantine_host"
 
 
-def test_26_caret_obfuscation_is_normalised():
-    # The program is the image the log names; the carets are cmd.exe's escapes in its command line.
+def test_26_caret_obfuscation_is_read_the_way_cmd_reads_it():
+    # Carets are cmd.exe's escapes: behind cmd.exe they vanish before net.exe starts ...
+    data = _with("domain_enumeration", 0, process__name="cmd.exe", process__executable="C:\\Windows\\System32\\cmd.exe",
+                 process__command_line='cmd.exe /c n^e^t g^r^o^u^p "domain admins" /d^o^m^a^i^n')
+    assert _action(rebuild(data)) == "monitor"
+    # ... while in net.exe's own command line they are literal characters, a form net.exe does not have: refused.
     data = _with("domain_enumeration", 0, process__name="net.exe", process__executable="C:\\Windows\\System32\\net.exe",
                  process__command_line='n^e^t g^r^o^u^p "domain admins" /d^o^m^a^i^n')
-    assert _action(rebuild(data)) == "monitor"
+    assert "UNKNOWN_FORM" in {v.code for v in check_plausibility(rebuild(data)).violations}
 
 
 def test_27_masquerading_as_defender_from_the_wrong_path():

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from opensoc.adjudication.admission import check_plausibility
 from opensoc.generator import INJECTIONS, TEMPLATES, generate, generate_from_template
 from opensoc.schema import (
     BENIGN_CATEGORIES,
@@ -16,7 +17,7 @@ from opensoc.schema import (
     IncidentParams,
 )
 from opensoc.tasks import TASKS, task_names
-from opensoc.verifier import RULES_BY_CATEGORY, check_plausibility, compute_ground_truth
+from opensoc.verifier import RULES_BY_CATEGORY, compute_ground_truth
 from opensoc.world.inventory import INVENTORY
 
 SEEDS = range(15)

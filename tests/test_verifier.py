@@ -7,15 +7,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.incident_helpers import rebuild
 
+from opensoc.adjudication.admission import PLAUSIBILITY_CODES, check_plausibility
 from opensoc.generator import generate, generate_from_template
+from opensoc.schema import BENIGN_CATEGORIES, MALICIOUS_CATEGORIES
 from opensoc.tasks import task_names
-from opensoc.verifier import (
-    PLAUSIBILITY_CODES,
-    RULES_BY_ID,
-    VERDICT_RULES,
-    check_plausibility,
-    compute_ground_truth,
-)
+from opensoc.verifier import RULES_BY_ID, VERDICT_RULES, compute_ground_truth
 from opensoc.world.inventory import INVENTORY
 
 
@@ -52,6 +48,25 @@ CASES = {
     "UNMODELLED_VALUE": ("lolbin_download", lambda d: _set(d, 0, process__name="powershell.exe", process__executable=
                          "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
                          process__command_line="powershell.exe -enc QUJDREVGR0hJSktMTU5PUFFSU1RVVldY")),
+    "UNKNOWN_PROGRAM": ("lolbin_download", lambda d: _set(d, 0, process__name="zzqx.exe", process__command_line="zzqx.exe -go",
+                        process__executable="C:\\Windows\\System32\\zzqx.exe")),
+    "UNKNOWN_FORM": ("lolbin_download", lambda d: _set(d, 0, process__command_line="certutil.exe -frobnicate")),
+    "UNKNOWN_MAILBOX": ("malicious_attachment", lambda d: _set(d, 0, email__to__address="nobody@corp.example.com")),
+    "BUILTIN_IN_DOMAIN_GROUP": ("privileged_group_add", lambda d: _set(d, 0, user__target__name="SYSTEM",
+                                                                       group__name="Domain Admins", winlog__event_id=4728,
+                                                                       host="DC01")),
+    "ADDRESS_FAMILY": ("bulk_upload", lambda d: _set(d, 0, destination__ip="2606:4700::1111")),
+    "CONN_STATE_BYTES": ("external_port_scan", lambda d: _set(d, 0, source__bytes=5_000)),
+    "PROTOCOL_TRANSPORT": ("external_port_scan", lambda d: _set(d, 0, network__protocol="ntp")),
+    "LINK_RATE": ("external_port_scan", lambda d: _set(d, 0, zeek__connection__state="SF", event__duration=0.001,
+                                                      source__bytes=90_000_000)),
+    "SOURCE_FIELDS": ("external_port_scan", lambda d: _set(d, 0, source="sysmon")),
+    "HTTP_FORM": ("bulk_upload", lambda d: _set(d, 0, http__request__method="CONNECT", url__path="/etc/passwd")),
+    "INVALID_NAME": ("dns_tunnel", lambda d: _set(d, 0, dns__question__name="a" * 70 + ".example.org")),
+    "UNEXPLAINED_EVENT": ("lsass_memory_read", lambda d: d | {"events": [*d["events"], {
+        "log_id": "U-1", "timestamp": d["events"][-1]["timestamp"], "host": "DC01", "user": "nobody_here",
+        "event_type": "authentication", "source": "windows_security", "winlog.event_id": 4625,
+        "event.outcome": "failure", "winlog.logon.type": 3, "source.ip": INVENTORY.host("FIN-WS01").ip}]}),
     "CATEGORY_NOT_DEPICTED": ("lolbin_download", lambda d: d | {"category": "phishing", "target_label": "monitor"}),
     "CATEGORY_LABEL_MISMATCH": ("mass_encryption", lambda d: d | {"target_label": "benign"}),
 }
@@ -102,7 +117,11 @@ def test_rule_table_is_well_formed():
 
     for rule in VERDICT_RULES:
         assert all(t in TECHNIQUES for t in rule.technique_ids), rule.rule_id
-        assert rule.malicious == (rule.category is not None)
+        if rule.malicious:  # an attack rule evidences a malicious category; a context rule a benign one, or none
+            assert rule.category in MALICIOUS_CATEGORIES, rule.rule_id
+        else:
+            assert rule.category is None or rule.category in BENIGN_CATEGORIES, rule.rule_id
+        assert all(not RULES_BY_ID[e].malicious for e in rule.exceptions), rule.rule_id
 
 
 def test_critical_asset_escalates_quarantine_findings(incident):
@@ -130,7 +149,7 @@ def test_benign_context_rule_is_cited_for_dismiss():
     params = generate_from_template("backup_upload", 3)
     truth = compute_ground_truth(params)
     assert truth.action == "dismiss" and truth.triggering_log_ids == [params.events[0].log_id]
-    assert truth.deciding_rule_ids == ["benign.known_good_transfer"]
+    assert truth.deciding_rule_ids == ["benign.backup_job"]
 
 
 def test_no_detection_means_dismiss_with_nothing_to_cite(incident):

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Literal
 
-HostRole = Literal["workstation", "server", "critical", "admin_jump", "scanner", "backup_server"]
-ServicePurpose = Literal["software_update", "backup", "saas", "edr_telemetry"]
+HostRole = Literal["workstation", "server", "critical", "admin_jump", "scanner", "backup_server", "vpn_gateway",
+                   "sso_server", "management_server"]
+ServicePurpose = Literal["software_update", "backup", "saas", "edr_telemetry", "time", "dnsbl"]
 OsFamily = Literal["windows", "linux"]
 # What a host does beyond its role; the plausibility checker reads these to know which logs a host can write.
-HostFunction = Literal["domain_controller", "dns_resolver", "mail_gateway", "update_server", "file_server"]
+HostFunction = Literal["domain_controller", "dns_resolver", "mail_gateway", "update_server", "file_server",
+                       "vpn_gateway", "single_sign_on", "software_management"]
 GroupScope = Literal["global", "universal", "domain_local", "builtin"]
 
 
@@ -53,11 +55,13 @@ class Host:
 
 @dataclass(frozen=True)
 class User:
-    """A directory account; ``kind`` separates people from service accounts."""
+    """A directory account; ``kind`` separates people from service accounts, ``runs_on`` names the hosts a service
+    account's service runs on (its logons come from there, including those of a password nobody updated)."""
 
     name: str
     groups: tuple[str, ...]
     kind: Literal["human", "service"] = "human"
+    runs_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,10 @@ class ExternalService:
 
     name: str
     domain: str
-    ip: str
+    ip: str | None  # None for a service no host connects to itself (a DNS blocklist, asked through the resolver)
     purpose: ServicePurpose
     uploads_from: tuple[HostRole, ...] = ()
+    queried_from: tuple[HostFunction, ...] = ()  # a DNS service: the host functions that look names up in it
 
 
 @dataclass(frozen=True)
@@ -147,9 +152,9 @@ USERS: tuple[User, ...] = (
     User("ivan.petrov", (IT_ADMIN_GROUP, "Domain Admins")),
     User("julia.santos", (IT_ADMIN_GROUP, "Domain Admins")),
     User("omar.haddad", (IT_ADMIN_GROUP,)),
-    User("svc_backup", ("Backup Operators",), "service"),
-    User("svc_scanner", ("Vulnerability-Scanners",), "service"),
-    User("svc_deploy", ("Software-Deployment",), "service"),
+    User("svc_backup", ("Backup Operators",), "service", ("BKP01",)),
+    User("svc_scanner", ("Vulnerability-Scanners",), "service", ("SCAN01",)),
+    User("svc_deploy", ("Software-Deployment",), "service", ("WSUS01", "SCCM01")),
     User("SYSTEM", (), "service"),
 )
 
@@ -181,6 +186,12 @@ HOSTS: tuple[Host, ...] = (
     Host("JUMP02", "10.40.0.11", "admin_jump", "Windows Server 2022"),
     Host("SCAN01", "10.40.0.20", "scanner", "Ubuntu 22.04", "svc_scanner"),
     Host("BKP01", "10.40.0.30", "backup_server", "Windows Server 2022", "svc_backup"),
+    # The remote-access gateway, the single sign-on server and the software management server: each makes bursts of
+    # logons or connections to many hosts as its job.
+    Host("VPN01", "10.40.0.40", "vpn_gateway", "Ubuntu 22.04", functions=("vpn_gateway",)),
+    Host("SSO01", "10.20.0.16", "sso_server", "Windows Server 2022", functions=("single_sign_on",)),
+    Host("SCCM01", "10.20.0.17", "management_server", "Windows Server 2022", "svc_deploy",
+         functions=("software_management",)),
 )
 
 KNOWN_GOOD_SERVICES: tuple[ExternalService, ...] = (
@@ -191,6 +202,10 @@ KNOWN_GOOD_SERVICES: tuple[ExternalService, ...] = (
                     uploads_from=("backup_server",)),
     ExternalService("Microsoft 365", "outlook.office365.com", "40.97.116.82", "saas"),
     ExternalService("EDR telemetry", "telemetry.sentinelcloud.io", "34.120.88.21", "edr_telemetry"),
+    # Time: every Windows host keeps its clock with Microsoft's time server, regularly, by design.
+    ExternalService("Windows time", "time.windows.com", "168.61.215.74", "time"),
+    # The mail relay asks a DNS blocklist about each sender's address (reversed-octet labels under the zone).
+    ExternalService("Spamhaus DNS blocklist", "zen.spamhaus.org", None, "dnsbl", queried_from=("mail_gateway",)),
 )
 
 # Processes that legitimately read LSASS memory, pinned to their install directory so a renamed binary elsewhere
@@ -200,6 +215,7 @@ TRUSTED_LSASS_READERS: tuple[tuple[str, str], ...] = (
     ("csrss.exe", "c:\\windows\\system32\\"),
     ("wininit.exe", "c:\\windows\\system32\\"),
     ("sentinelagent.exe", "c:\\program files\\sentinelcloud\\"),
+    ("mrt.exe", "c:\\windows\\system32\\"),  # Windows' own Malicious Software Removal Tool scans LSASS too
 )
 
 # Public address blocks that outside parties (customers, CDNs, attackers alike) are drawn
@@ -267,13 +283,15 @@ class Inventory:
             "subnets": [vars(s) for s in self.subnets],
             "hosts": [{**vars(h), "functions": list(h.functions), "critical": h.critical, "os_family": h.os_family}
                       for h in self.hosts],
-            "users": [{"name": u.name, "groups": list(u.groups), "kind": u.kind} for u in self.users],
+            "users": [{"name": u.name, "groups": list(u.groups), "kind": u.kind, "runs_on": list(u.runs_on)}
+                      for u in self.users],
             "groups": [{"name": g.name, "scope": g.scope, "tier0": g.tier0,
                         "sid": (DOMAIN_SID + g.sid if g.sid and g.sid.startswith("-") else g.sid)} for g in GROUPS],
             "privileged_groups": sorted(PRIVILEGED_GROUPS),
             "it_admin_group": IT_ADMIN_GROUP,
             "domain": {"netbios": DOMAIN_NETBIOS, "dns": DNS_DOMAIN, "sid": DOMAIN_SID},
-            "known_good_services": [{**vars(s), "uploads_from": list(s.uploads_from)} for s in self.services],
+            "known_good_services": [{**vars(s), "uploads_from": list(s.uploads_from), "queried_from": list(s.queried_from)}
+                                    for s in self.services],
         }
 
 
@@ -365,7 +383,7 @@ def _groups_by_sid() -> dict[str, Group]:
 
 @cache
 def _services_by_ip() -> dict[str, ExternalService]:
-    return {s.ip: s for s in KNOWN_GOOD_SERVICES}
+    return {s.ip: s for s in KNOWN_GOOD_SERVICES if s.ip is not None}
 
 
 @cache

