@@ -5,6 +5,7 @@
     opensoc tasks [--json]
     opensoc eval --policy P [P ...] --split holdout|investigation|<e1 task>:<split> [--out DIR]
     opensoc regenerate [--check | --into DIR]
+    opensoc audit [--seeds N] [--attacker-episodes N] [--json FILE]
     opensoc train cpu [--out DIR]
     opensoc data build-e1 --iot23 DIR [DIR ...] --unsw FILE [FILE ...] --unsw-features FILE \\
                           --cic FILE [FILE ...] --out DIR [--seed 42]
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import __version__
+from .audit import report as audit_report
 from .client import OpenSOCClient
 from .eval.runner import load_items, make_policy_for, policy_names, request_failures, run_policy, split_names, summarize
 from .families.e1.builder import build_e1
@@ -159,6 +160,30 @@ def _eval(args: argparse.Namespace) -> int:
     return _failed_requests(records, out, args.allow_failures)
 
 
+def _audit(args: argparse.Namespace) -> int:
+    if args.seeds < 1 or args.attacker_episodes < 0:
+        print("opensoc audit: --seeds must be at least 1 and --attacker-episodes at least 0", file=sys.stderr)
+        return 2
+    seeds = range(args.seeds)
+    with tqdm(total=4 * args.seeds, desc="honest play", unit="incident", file=sys.stderr) as bar:
+        honest = audit_report.honest_play(seeds, bar.update)
+    with tqdm(total=4 * args.seeds, desc="rewrites", unit="incident", file=sys.stderr) as bar:
+        rewrites = audit_report.rewrites(seeds, bar.update)
+    report = {"catalog": audit_report.catalog_size(), "honest_play": honest, "rewrites": rewrites,
+              "sigma_corpus": audit_report.sigma_corpus(), "before": audit_report.before()}
+    if args.attacker_episodes:
+        with tqdm(total=2 * args.attacker_episodes, desc="CPU attacker", unit="craft", file=sys.stderr) as bar:
+            report["attacker"] = audit_report.attacker_rates(args.attacker_episodes, progress=bar.update)
+    print(audit_report.render(report), end="")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    bad = (sum(honest["refused"].values()) + honest["mislabelled"]
+           + sum(r["paid_flips"] for r in rewrites.values())
+           + len((report["sigma_corpus"] or {}).get("paid_as_dismiss", [])))
+    return 1 if bad else 0
+
+
 def _regenerate(args: argparse.Namespace) -> int:
     from .reference.committed import (  # optional heavy dependency: matplotlib
         COMMITTED_RUNS,
@@ -195,11 +220,11 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    # server.py reads its address and limits from the environment when it is imported, as in the container.
-    os.environ["HOST"], os.environ["PORT"] = args.host, str(args.port)
+    # The flags given override $HOST and $PORT, as for ``python server.py``; those not given leave them be.
     from . import server  # optional heavy dependency: gradio and uvicorn (importing it builds the app and the demo)
 
-    server.main()
+    flags = [*(["--host", args.host] if args.host else []), *(["--port", str(args.port)] if args.port else [])]
+    server.main(flags)
     return 0
 
 
@@ -286,8 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"opensoc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the API and the demo (what the container runs)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", help="address to listen on (default: $HOST, else 127.0.0.1; 0.0.0.0 for every "
+                       "interface)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: $PORT, else 8000)")
     serve.set_defaults(func=_serve)
     tasks = sub.add_parser("tasks", help="list the curriculum tasks and the Task API's splits")
     tasks.add_argument("--json", action="store_true", help="print JSON (the /tasks overview and the splits)")
@@ -322,6 +348,13 @@ def main(argv: list[str] | None = None) -> int:
                        "fresh regeneration would change")
     regen.add_argument("--into", type=Path, help="another root to write (or check) instead of this source checkout")
     regen.set_defaults(func=_regenerate)
+    aud = sub.add_parser("audit", help="measure what the verifier reads: catalog size, refusals and contests of honest "
+                         "play, semantics-preserving rewrites, the SigmaHQ corpus, the CPU attacker (exit 1 if honest "
+                         "play is refused or a rewrite is paid)")
+    aud.add_argument("--seeds", type=int, default=100, help="generated incidents per stage (default 100)")
+    aud.add_argument("--attacker-episodes", type=int, default=400, help="crafts per CPU attacker policy (0 skips)")
+    aud.add_argument("--json", type=Path, help="also write the report as JSON here")
+    aud.set_defaults(func=_audit)
     tr = sub.add_parser("train", help="train policies").add_subparsers(dest="train_command", required=True)
     cpu = tr.add_parser("cpu", help="train the numpy defender and attacker on the CPU (73 s on 2 cores)")
     cpu.add_argument("--role", choices=["defender", "attacker", "both"], default="both")
