@@ -25,6 +25,7 @@ from .models import (
     NoEpisodeError,
     NotGradableError,
     Observation,
+    OpenSOCError,
     OpenSOCState,
     WrongTurnError,
 )
@@ -151,9 +152,9 @@ def _task_api_choice(split: Any, index: Any, task: Any, seed: Any) -> tuple[str,
         entry = CATALOG.entry(split, index)
     except UnknownSplitError as exc:
         raise InvalidParameterError(str(exc), field="split", expected=exc.expected) from None
-    except IndexError as exc:
-        raise InvalidParameterError(str(exc), field="index", expected=f"an integer from 0 to "
-                                    f"{CATALOG.num_tasks(split) - 1}") from None
+    except IndexError as exc:  # 400, as the Task API's GET /tasks/{index} answers the same index
+        raise OpenSOCError(str(exc), code="INDEX_OUT_OF_RANGE", field="index", expected=f"an integer from 0 to "
+                           f"{CATALOG.num_tasks(split) - 1}") from None
     return entry.reset["task"], entry.reset["seed"], entry.reset.get("split")
 
 

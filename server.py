@@ -25,7 +25,11 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
+import gradio as gr  # noqa: E402
+import uvicorn  # noqa: E402
+
 from opensoc.app_runtime import ServiceSettings, create_app  # noqa: E402
+from opensoc.demo_app import build_demo  # noqa: E402
 from opensoc.service.connections import guarded_protocol  # noqa: E402
 from opensoc.service.metadata import DEMO_PATH  # noqa: E402
 
@@ -40,10 +44,6 @@ def build_app(settings: ServiceSettings):
     The demo takes no uploads: Gradio's upload routes are refused (``service.middleware``). With
     ``OPENSOC_API_TOKEN`` set, the demo asks for the token on Gradio's login page (any user name).
     """
-    import gradio as gr
-
-    from opensoc.demo_app import build_demo
-
     token = settings.api_token
     auth = None if token is None else (lambda _user, password: hmac.compare_digest(password.encode(), token.encode()))
     return gr.mount_gradio_app(create_app(settings), build_demo(), path=DEMO_PATH, max_file_size=settings.max_body_bytes,
@@ -85,8 +85,6 @@ def startup_line(host: str, port: int, settings: ServiceSettings) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Frames are a few kilobytes of JSON; compressing each one costs more CPU than it saves on

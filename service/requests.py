@@ -140,7 +140,7 @@ def object_body(raw: bytes, what: str) -> dict[str, Any]:
     try:
         body = parse_json(raw)
     except WireError as exc:
-        raise request_error(exc.code, exc.message, field="body", expected=exc.expected) from None
+        raise request_error(exc.code, exc.message, field=exc.field or "body", expected=exc.expected) from None
     if not isinstance(body, dict):
         raise request_error("INVALID_REQUEST", f"the {what} body must be a JSON object", field="body",
                             expected="a JSON object")

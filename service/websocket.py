@@ -87,7 +87,7 @@ class WsSession:
         try:
             msg = parse_json(frame)
         except WireError as exc:
-            return self.error("INVALID_JSON", f"Invalid JSON: {exc.message}", "message", exc.expected)
+            return self.error("INVALID_JSON", f"Invalid JSON: {exc.message}", exc.field or "message", exc.expected)
         if not isinstance(msg, dict) or not isinstance(msg.get("type"), str) or set(msg) - {"type", "data"}:
             shape = 'a message {"type": "reset"|"step"|"state"|"close"|"mcp", "data": {...}}'
             return self.error("VALIDATION_ERROR", "Invalid message", "message", shape, errors=[{"msg": shape}])

@@ -53,8 +53,8 @@ _EXPECTED_JSON = "one JSON value in UTF-8, numbers as JSON writes them (no NaN o
 class WireError(OpenSOCError):
     """A body or frame that is not JSON OpenSOC accepts; ``code`` is stable and ``expected`` says what would be."""
 
-    def __init__(self, code: str, message: str, expected: str):
-        super().__init__(message, code=code, expected=expected)
+    def __init__(self, code: str, message: str, expected: str, field: str | None = None):
+        super().__init__(message, code=code, expected=expected, field=field)
 
 
 def _too_deep(max_depth: int) -> WireError:
@@ -79,11 +79,26 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise WireError("UNSUPPORTED_JSON", f"an integer of {len(text.lstrip('-'))} digits",
-                        f"integers of at most {MAX_INT_DIGITS} digits")
-    return int(text)
+class _LongInteger(str):
+    """An integer literal longer than ``MAX_INT_DIGITS``, kept as its text until its place in the value is known."""
+
+
+def _bounded_int(text: str) -> int | _LongInteger:
+    return _LongInteger(text) if len(text.lstrip("-")) > MAX_INT_DIGITS else int(text)
+
+
+def _refuse_long_integers(value: Any) -> None:
+    """Refuse the first over-long integer literal of ``value``, naming where it is (``data.seed``, ``items[2]``)."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _LongInteger):
+            raise WireError("UNSUPPORTED_JSON", f"{path or 'the value'} is an integer of {len(node.lstrip('-'))} digits",
+                            f"integers of at most {MAX_INT_DIGITS} digits", field=path or None)
+        if isinstance(node, dict):
+            stack.extend((child, f"{path}.{key}" if path else str(key)) for key, child in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in reversed(list(enumerate(node))))
 
 
 def _not_json(name: str) -> Any:
@@ -171,6 +186,7 @@ def _exact(data: bytes, max_depth: int) -> Any:
         raise _too_deep(max_depth) from None
     if _SURROGATE_ESCAPE.search(data):
         _check_tree([value], max_depth + 1, True)
+    _refuse_long_integers(value)
     return value
 
 

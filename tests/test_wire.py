@@ -9,7 +9,13 @@ from conftest import best_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opensoc.service.wire import MAX_COLLECTIONS, MAX_DEPTH, MAX_ITEMS, WireError, parse_json
+from opensoc.service.wire import (
+    MAX_COLLECTIONS,
+    MAX_DEPTH,
+    MAX_ITEMS,
+    WireError,
+    parse_json,
+)
 
 
 @pytest.mark.parametrize(("text", "code", "expected"), [
@@ -64,3 +70,15 @@ _VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2**62, 2**62) | 
 def test_ordinary_json_round_trips(value):
     text = json.dumps(value)  # hypothesis's text holds no lone surrogates
     assert parse_json(text) == json.loads(text)
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ('{"type": "reset", "data": {"seed": ' + "9" * 60 + "}}", "data.seed"),
+    ('{"items": [1, 2, ' + "7" * 25 + "]}", "items[2]"),
+    ("9" * 30, None),
+])
+def test_an_overlong_integer_is_refused_where_it_is(text, field):
+    with pytest.raises(WireError) as refused:
+        parse_json(text)
+    assert refused.value.field == field and "digits" in refused.value.message
+    assert (field or "the value") in refused.value.message

@@ -129,7 +129,6 @@ def test_a_task_resets_to_exactly_its_episode_on_every_transport(live_server):
     ({"split": "holdout", "index": 0, "seed": 3}, "seed"),
     ({"index": 0}, "split"),
     ({"split": "trian", "index": 0}, "split"),
-    ({"split": "holdout", "index": 200}, "index"),
 ])
 def test_a_bad_choice_is_refused_naming_the_field(servers, body, field):
     response = httpx.post(servers[1] + "/reset", json=body)
@@ -146,3 +145,18 @@ def test_a_bad_choice_is_refused_naming_the_field(servers, body, field):
 def test_bad_task_api_requests_are_4xx_naming_the_field(servers, path, body, status, field):
     response = httpx.post(servers[1] + path, json=body)
     assert response.status_code == status and response.json()["error"]["field"] == field, response.text
+
+
+def test_a_reset_index_past_the_split_is_400_naming_the_range():
+    from fastapi.testclient import TestClient
+
+    from opensoc.app_runtime import ServiceSettings
+
+    client = TestClient(create_app(ServiceSettings.from_env()))
+    size = CATALOG.num_tasks("holdout")
+    answer = client.post("/reset", json={"split": "holdout", "index": size})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert (error["code"], error["field"]) == ("INDEX_OUT_OF_RANGE", "index")
+    assert error["expected"] == f"an integer from 0 to {size - 1}"
+    assert client.post("/reset", json={"split": "holdout", "index": size - 1}).status_code == 200
