@@ -35,7 +35,7 @@ class ServiceSettings:
 
     max_ws_sessions: int = 256  # TRL opens one WebSocket per generation
     max_ws_sessions_per_client: int | None = None  # default: half of max_ws_sessions
-    max_http_episodes: int = 4096  # tests/test_memory_budget.py: what every cap full costs
+    max_http_episodes: int = 4096  # tests/service/test_memory_budget.py: what every cap full costs
     max_http_episodes_per_client: int | None = None  # default: no share of its own (see ServiceSettings.share)
     episode_ttl_s: float = 1800.0
     episode_grace_s: float = 60.0  # an episode used this recently is never evicted to make room

@@ -13,14 +13,6 @@ from support.server import running_server
 from opensoc.adjudication.sigmahq import ENV_VAR as SIGMA_ENV_VAR
 from opensoc.generator import generate_from_template
 
-# isort: off
-# tests/test_hardening.py, test_fuzz.py, test_wire.py and test_memory_budget.py still import these from conftest;
-# when they move into tests/service/ and import them from ``support``, remove these three lines.
-from support import REPO  # noqa: F401
-from support.server import free_port  # noqa: F401
-from support.timing import best_time  # noqa: F401
-# isort: on
-
 
 # The SigmaHQ community rules contest crafts wherever the pinned snapshot is beside the checkout (CI's shared data);
 # without it the suite runs on OpenSOC's own indicators and the tests that need the rules skip. A value already set

@@ -63,8 +63,6 @@ def test_every_package_says_what_its_modules_are_for():
 TOP_LEVEL_TESTS = {"test_adversarial", "test_cli", "test_determinism", "test_docker", "test_docs", "test_env",
                    "test_examples", "test_generator", "test_identity", "test_label_leaks", "test_layout", "test_rubric",
                    "test_schema", "test_tooling", "test_verifier"}
-# The service's tests still at the top until they move into tests/service/. This set only shrinks.
-NOT_YET_IN_THEIR_FOLDER = {"test_fair_service", "test_fuzz", "test_hardening", "test_memory_budget", "test_wire"}
 
 
 def test_tests_mirror_the_package():
@@ -73,12 +71,11 @@ def test_tests_mirror_the_package():
     for path in sorted(tests.rglob("test_*.py")):
         rel = path.relative_to(tests)
         if len(rel.parts) == 1:
-            if path.stem not in TOP_LEVEL_TESTS | NOT_YET_IN_THEIR_FOLDER:
+            if path.stem not in TOP_LEVEL_TESTS:
                 stray.append(f"{rel}: a test of a package lives in tests/<package>/")
         elif rel.parts[0] == "support" or not (REPO.joinpath(*rel.parts[:-1]) / "__init__.py").is_file():
             stray.append(f"{rel}: tests/{'/'.join(rel.parts[:-1])} is no package of opensoc")
     assert not stray, "\n".join(stray)
-    assert all((tests / f"{name}.py").is_file() for name in NOT_YET_IN_THEIR_FOLDER), "take a moved test off the list"
 
 
 def test_conftest_holds_only_fixtures():

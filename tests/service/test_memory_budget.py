@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psutil
 import pytest
-from conftest import running_server
+from support.server import running_server
 from websockets.sync.client import connect
 
 pytestmark = pytest.mark.slow

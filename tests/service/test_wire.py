@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import best_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.timing import best_time
 
 from opensoc.service.wire import (
     MAX_COLLECTIONS,

@@ -14,9 +14,11 @@ import threading
 
 import httpx
 import pytest
-from conftest import best_time, free_port, running_server
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
+from support import REPO
+from support.server import free_port, running_server
+from support.timing import best_time
 
 from opensoc.app_runtime import ServiceSettings, create_app
 from opensoc.generator import generate, generate_from_template
@@ -102,11 +104,13 @@ BIG_INT = '{"seed": ' + "1" * 4400 + "}"
 
 
 @pytest.mark.parametrize("path", ["/reset", "/step", "/grade"])
-@pytest.mark.parametrize(("body", "code"), [(DEEP, "UNSUPPORTED_JSON"), (BIG_INT, "UNSUPPORTED_JSON"),
-                                            ('{"\\ud800": 1}', "UNSUPPORTED_JSON"), ("NaN", "MALFORMED_JSON"),
-                                            ('{"seed": 1e999}', "UNSUPPORTED_JSON")])
-def test_hostile_json_is_a_400(client, path, body, code):
-    _error(client.post(path, content=body, headers=JSON), 400, code, "body")
+@pytest.mark.parametrize(("body", "code", "field"), [(DEEP, "UNSUPPORTED_JSON", "body"),
+                                                     (BIG_INT, "UNSUPPORTED_JSON", "seed"),
+                                                     ('{"\\ud800": 1}', "UNSUPPORTED_JSON", "body"),
+                                                     ("NaN", "MALFORMED_JSON", "body"),
+                                                     ('{"seed": 1e999}', "UNSUPPORTED_JSON", "body")])
+def test_hostile_json_is_a_400(client, path, body, code, field):
+    _error(client.post(path, content=body, headers=JSON), 400, code, field)  # an over-long integer is named where it is
 
 
 @pytest.mark.parametrize("body", [DEEP, BIG_INT, '{"jsonrpc": "2.0", "id": "\\udfff", "method": "tools/list"}'])
@@ -154,6 +158,7 @@ def test_hostile_frames_keep_the_websocket_open(client):
         assert ws.receive_json()["type"] == "observation"
 
 
+@pytest.mark.slow  # a live server in a subprocess
 def test_hostile_requests_keep_the_connection_alive(live_server):
     with httpx.Client(base_url=live_server, headers=JSON) as http:
         for path, body in (("/reset", DEEP), ("/step", BIG_INT), ("/grade", '{"\\ud800": 1}'), ("/mcp", DEEP)):
@@ -254,6 +259,7 @@ def test_websocket_frames_are_measured_in_bytes():
         assert reply["code"] == "VALIDATION_ERROR" and "bytes" in reply["message"]
 
 
+@pytest.mark.slow  # a live server in a subprocess
 def test_the_server_refuses_oversized_frames_before_buffering(live_server):
     from websockets.exceptions import ConnectionClosedError
     from websockets.sync.client import connect
@@ -301,6 +307,7 @@ def token_server():
         yield url
 
 
+@pytest.mark.slow  # a live server in a subprocess
 def test_opensoc_and_openenv_clients_send_the_token(token_server, monkeypatch):
     from openenv.core.generic_client import GenericEnvClient
 
@@ -325,13 +332,12 @@ def test_opensoc_and_openenv_clients_send_the_token(token_server, monkeypatch):
     assert demo.status_code == 401  # the demo asks for the token on its own login page
 
 
-def test_readme_token_snippet_works_as_written(token_server):
+@pytest.mark.slow  # a live server in a subprocess
+def test_documented_token_snippet_works_as_written(token_server):
     import re
 
-    from conftest import REPO
-
-    readme = (REPO / "README.md").read_text()
-    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if '"Bearer ..."' in b)
+    deploy = (REPO / "docs" / "deploy.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", deploy, re.S) if '"Bearer ..."' in b)
     code = ("from opensoc.client import OpenSOCSession\nfrom openenv.core.generic_client import GenericEnvClient\n"
             + block.replace("https://<user>-<space>.hf.space", token_server).replace("...", TOKEN))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
@@ -494,15 +500,15 @@ def test_episode_errors_name_the_episode(client):
     _error(client.post("/grade", json={"episode_id": pending}), 409, "NOT_GRADABLE", "episode_id")
 
 
-# -------------------------------------------------------- the README's figures
+# -------------------------------------------------------- the documented figures
 
 
-def test_readme_hardening_figures_come_from_the_benchmark():
-    from conftest import REPO
-
+def test_documented_hardening_figures_come_from_the_benchmark():
     bench = json.loads((REPO / "bench" / "hardening_results.json").read_text())
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## Running it in public"):readme.index("## Performance")]
+    page = (REPO / "docs" / "service.md").read_text()
+    start = page.index("## Running it in public")
+    end = page.find("\n## ", start + 1)
+    section = page[start:end if end > 0 else len(page)]
     rows = [line for line in section.splitlines() if line.startswith("| ") and " ms |" in line]
     measured = list(bench["single"].values()) + list(bench["flood"].values()) + list(bench["full"].values())
     assert len(rows) == len(measured) + 1  # and the idle server's row

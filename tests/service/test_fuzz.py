@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from opensoc.app_runtime import create_app
 from opensoc.generator import generate
 
+pytestmark = pytest.mark.slow  # hypothesis and schemathesis search for a minute
+
 APP = create_app()
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 CLIENT = TestClient(APP)
