@@ -353,8 +353,51 @@ def eval_headline() -> str:
     return markdown_table(results["policies"]).rstrip("\n")
 
 
+def audit_figures() -> str:
+    """``opensoc audit``'s committed figures (bench/audit_results.json) beside the verifier it replaced
+    (bench/audit_before.json)."""
+    now = json.loads((ROOT / "bench" / "audit_results.json").read_text())
+    was = json.loads((ROOT / "bench" / "audit_before.json").read_text())
+    c, h = now["catalog"], now["honest_play"]
+    rows = [[f"`{f}`", r["what"], str(r["rewrites"]), str(r["kept"]), str(sum(r["refused"].values())),
+             str(r["paid_flips"]), f"{was['rewrites'][f]['paid_flips']} of {was['rewrites'][f]['rewrites']}"]
+            for f, r in now["rewrites"].items()]
+    total = sum(r["rewrites"] for r in now["rewrites"].values())
+    corpus, old_corpus = now["sigma_corpus"], was["sigma_corpus"]
+    attack = [[name, f"{was['attacker'][name]['evasion_rate']:.1%} / {was['attacker'][name]['unsound_rate']:.1%}",
+               f"{now['attacker'][name]['evasion_rate']:.1%} / {now['attacker'][name]['unsound_rate']:.1%}"]
+              for name in ("uniform", "trained") if name in now.get("attacker", {})]
+    contested = sum(h["contested_by_rule"].values())
+    return "\n".join([
+        f"`opensoc audit --seeds {h['incidents'] // 4}"
+        + (f" --attacker-episodes {now['attacker']['uniform']['episodes']}" if "attacker" in now else "")
+        + f" --json bench/audit_results.json`, with the SigmaHQ rules "
+        f"{'loaded' if h['sigmahq_loaded'] else 'not loaded'}; before: `bench/audit_before.json`, the same "
+        f"measurements on the verifier this design replaced (commit {was['commit']}, `bench/audit_before.py`).",
+        "",
+        f"- Software catalog: {c['programs']} programs, {c['cmdlets']} cmdlets, {c['methods']} .NET methods and "
+        f"{c['builtins']} cmd.exe internal commands, {c['uses']} uses; {c['verdict_rules']} attack rules and "
+        f"{c['context_rules']} context rules.",
+        f"- Honest play: {h['incidents']} generated incidents (all four stages) adjudicated as crafts: "
+        f"{sum(h['refused'].values())} refused, {contested} contested, {h['mislabelled']} mislabelled.",
+        f"- SigmaHQ corpus: {corpus['events']} real-attack events written from the community rules, played as one-event "
+        f"crafts claimed benign: {len(corpus['paid_as_dismiss'])} paid as `dismiss` (before: "
+        f"{len(old_corpus['paid_as_dismiss'])}).",
+        f"- Semantics-preserving rewrites: {total} drawn, {sum(r['paid_flips'] for r in now['rewrites'].values())} "
+        f"paid flips (before: {sum(r['paid_flips'] for r in was['rewrites'].values())} of "
+        f"{sum(r['rewrites'] for r in was['rewrites'].values())}).",
+        "",
+        _table(["family", "what it rewrites", "drawn", "verdict kept", "refused", "paid flips", "paid flips before"], rows),
+        "",
+        "The CPU attacker against the built-in `analyst` defender (evasion on sound crafts / crafts refused as unsound):",
+        "",
+        _table(["policy", "before", "now"], attack),
+    ])
+
+
 # Where each generated section is written: the docs page whose text it belongs to (paths from the checkout's root).
 SECTIONS: dict[str, dict[str, Callable[[], str]]] = {
+    "docs/reward.md": {"audit": audit_figures},
     "docs/service.md": {"action-space": action_space},
     "docs/investigation.md": {"investigation": investigation, "investigation-headline": investigation_headline},
     "docs/evaluation.md": {"eval-headline": eval_headline},

@@ -135,3 +135,19 @@ def test_one_figure_for_cpu_training():
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
         assert "in under a minute" not in text and "about 80 s" not in text, page.name
+
+
+def test_the_readme_soundness_figures_are_the_audit():
+    audit = json.loads((REPO / "bench" / "audit_results.json").read_text())
+    before = json.loads((REPO / "bench" / "audit_before.json").read_text())
+    readme = (REPO / "README.md").read_text()
+    section = re.sub(r"\s+", " ", readme[readme.index("## Why the reward cannot be hacked"):readme.index("## Documentation")])
+    honest, rewrites = audit["honest_play"], audit["rewrites"].values()
+    assert (f"of {honest['incidents']} honest generated incidents, {sum(honest['refused'].values())} refused, "
+            f"{sum(honest['contested_by_rule'].values())} contested and {honest['mislabelled']} mislabelled") in section
+    drawn, flips = sum(r["rewrites"] for r in rewrites), sum(r["paid_flips"] for r in rewrites)
+    was = before["rewrites"].values()
+    assert (f"of {drawn:,} semantics-preserving rewrites" in section and f"{flips} paid flips" in section
+            and f"paid {sum(r['paid_flips'] for r in was)} of {sum(r['rewrites'] for r in was):,}" in section)
+    corpus = audit["sigma_corpus"]
+    assert f"of {corpus['events']:,} attack events written from the SigmaHQ rules, {len(corpus['paid_as_dismiss'])} paid" in section
