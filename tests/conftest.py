@@ -13,7 +13,6 @@ from support.server import running_server
 from opensoc.adjudication.sigmahq import ENV_VAR as SIGMA_ENV_VAR
 from opensoc.generator import generate_from_template
 
-
 # The SigmaHQ community rules contest crafts wherever the pinned snapshot is beside the checkout (CI's shared data);
 # without it the suite runs on OpenSOC's own indicators and the tests that need the rules skip. A value already set
 # (another checkout of the rules) is kept.

@@ -267,6 +267,7 @@ def test_33_constant_policies_cannot_farm_the_defender_reward():
     assert best_constant < 0.3 < 1.0 < oracle
 
 
+@pytest.mark.slow  # more than a second
 def test_34_planted_instructions_in_stage4_never_move_the_verdict():
     import re
 

@@ -177,6 +177,7 @@ def test_training_commands_without_the_train_extra_name_it(args, tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # more than a second
 def test_a_rerun_into_the_same_folder_says_what_it_replaces(tmp_path, capsys):
     from opensoc.cli import main
 

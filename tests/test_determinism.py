@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from opensoc.generator import generate
 from opensoc.tasks import task_names
 
@@ -29,6 +31,7 @@ def _run(hash_seed: str) -> dict:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.slow  # two subprocesses
 def test_two_processes_with_different_hash_seeds_agree():
     first, second = _run("1"), _run("4242")
     assert first == second

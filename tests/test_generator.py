@@ -65,6 +65,7 @@ def test_stage1_log_ids_match_the_readme_example():
     assert generate("stage1_basic", 1).events[0].log_id == "L1-0"
 
 
+@pytest.mark.slow  # more than a second
 @pytest.mark.parametrize("task", task_names())
 def test_no_constant_policy_does_well(task):
     n = 600
@@ -113,6 +114,7 @@ def _injected(params) -> bool:
     return any(stem in text for text in _strings(params) for stem in stems)
 
 
+@pytest.mark.slow  # more than a second
 def test_stage4_injections_carry_no_label_information():
     seen = {True: [0, 0], False: [0, 0]}
     for seed in range(1200):
@@ -167,6 +169,7 @@ def test_inventory_entities_only():
             assert INVENTORY.host(e.host) is not None
 
 
+@pytest.mark.slow  # more than a second
 @pytest.mark.parametrize("task", ["stage2_multi", "stage3_mixed", "stage4_adversarial"])
 def test_generated_incidents_are_sound_crafts(task):
     """Replayed as a craft, every generated incident is plausible, uncontested by the Sigma check and correctly

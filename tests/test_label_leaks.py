@@ -67,6 +67,7 @@ def stage(request):
     return request.param, rows[:N_TRAIN], rows[N_TRAIN:]
 
 
+@pytest.mark.slow  # more than a second
 def test_leak_fields_add_nothing_to_the_structure(stage):
     task, train, test = stage
     majority = Counter(y for _, y in train).most_common(1)[0][0]

@@ -398,6 +398,7 @@ def _farm_craft(rng, seed: int) -> dict:
     return {"craft_incident": {"category": category, "target_label": "dismiss", "events": events, "narrative": ""}}
 
 
+@pytest.mark.slow  # more than a second
 def test_novelty_farm_does_not_beat_honest_play():
     import random
 

@@ -31,6 +31,8 @@ from opensoc.tasks.frozen import load_holdout, load_investigation_holdout
 from opensoc.verifier import Window
 from opensoc.world.catalog import BUILTINS, CMDLETS, METHODS, judge, program_for
 
+pytestmark = pytest.mark.slow  # about 30 s in all: each test sweeps hundreds of incidents or the SigmaHQ corpus
+
 STAGES = ("stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial")
 SEEDS = range(150)
 

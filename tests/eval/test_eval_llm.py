@@ -132,6 +132,7 @@ def _eval_cli(tmp_path, base_url: str, *extra: str) -> tuple[int, list[dict]]:
     return status, [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow  # more than a second
 def test_nothing_listening_is_a_failed_run_not_a_score(tmp_path, capsys):
     url = f"http://127.0.0.1:{free_port()}/v1"  # a loopback port with nothing behind it
     status, records = _eval_cli(tmp_path, url)
@@ -143,6 +144,7 @@ def test_nothing_listening_is_a_failed_run_not_a_score(tmp_path, capsys):
     assert status == 0 and all(r["error"] for r in records)
 
 
+@pytest.mark.slow  # more than a second
 def test_a_server_error_is_retried_then_reported(tmp_path):
     app = FastAPI()
     calls = Counter()

@@ -52,6 +52,7 @@ def _e1_episode(client, scoring: str = "compat") -> str:
 # -------------------------------------------------------- 1. one request froze every client
 
 
+@pytest.mark.slow  # more than a second
 def test_the_unterminated_fence_reproducer_answers_at_once(client):
     for scoring, length in (("compat", 64_000), ("compat", 15_990), ("default", 15_990)):
         steps = []
@@ -345,6 +346,7 @@ def test_documented_token_snippet_works_as_written(token_server):
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow  # more than a second
 def test_websocket_origins():
     client = TestClient(create_app(ServiceSettings(allowed_origins=("https://trainer.example",),
                                                    public_url="https://opensoc.example")))
@@ -427,6 +429,7 @@ def _replays(client, run_id: str, events: list) -> list[int]:
     return seeds
 
 
+@pytest.mark.slow  # more than a second
 def test_the_replay_pool_belongs_to_a_run(client):
     craft = generate_from_template("bulk_upload", 5).model_dump(mode="json")
     for run_id in ("trainer-a", None):

@@ -236,6 +236,7 @@ _json = st.recursive(
 )
 
 
+@pytest.mark.slow  # more than a second
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=_json, path=st.sampled_from(["/reset", "/step", "/grade", "/mcp"]))
 def test_no_input_causes_a_server_error(client, body, path):

@@ -52,6 +52,7 @@ def test_paired_bootstrap():
         paired_bootstrap([1.0], [1.0, 2.0], resamples=10, seed=0)
 
 
+@pytest.mark.slow  # more than a second
 def test_stage_config_regimes():
     full = StageConfig.from_dict({"name": "s", "kind": "sft", "output_dir": "o", "finetune": "full"})
     assert full.resolved_learning_rate == 2e-5

@@ -44,6 +44,7 @@ def test_sft_keeps_every_row_whole_and_the_attacker_budget_holds_most_real_incid
     assert answers["p95"] <= CONFIGS["attacker"].max_completion_length < answers["max"] + 1024
 
 
+@pytest.mark.slow  # more than a second
 def test_generation_is_transformers_unless_a_stage_asks_for_vllm(monkeypatch):
     import importlib.util
 
@@ -71,6 +72,7 @@ def test_generation_is_transformers_unless_a_stage_asks_for_vllm(monkeypatch):
         assert built.use_vllm and built.vllm_mode == args["vllm_mode"]
 
 
+@pytest.mark.slow  # more than a second
 def test_the_measurement_runs_with_any_chat_tokenizer(tmp_path, capsys):
     pytest.importorskip("transformers")
     from support.tiny_lm import build_tokenizer, corpus

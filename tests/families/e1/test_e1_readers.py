@@ -30,6 +30,7 @@ IOT23 = {
 }
 
 
+@pytest.mark.slow  # more than a second
 @pytest.mark.parametrize("capture", sorted(IOT23))
 def test_iot23_counts(shared_data, capture):
     rows = list(read_iot23(shared_data / "iot23" / capture / "conn.log.labeled"))

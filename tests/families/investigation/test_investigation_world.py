@@ -47,6 +47,7 @@ def test_a_case_is_the_same_in_another_process():
     assert out.stdout.strip() == _store_hash(case)
 
 
+@pytest.mark.slow  # more than a second
 @pytest.mark.parametrize("task", list(INVESTIGATION_TASKS))
 def test_background_is_benign_and_the_verdict_is_the_incidents(task):
     spec = INVESTIGATION_TASKS[task]
