@@ -151,3 +151,14 @@ def test_the_readme_soundness_figures_are_the_audit():
             and f"paid {sum(r['paid_flips'] for r in was)} of {sum(r['rewrites'] for r in was):,}" in section)
     corpus = audit["sigma_corpus"]
     assert f"of {corpus['events']:,} attack events written from the SigmaHQ rules, {len(corpus['paid_as_dismiss'])} paid" in section
+
+
+def test_the_documented_soak_is_the_benchmark_file():
+    soak = json.loads((REPO / "bench" / "soak_results.json").read_text())
+    page = re.sub(r"\s+", " ", (REPO / "docs" / "service.md").read_text())
+    families, rss = soak["families"], soak["rss_mb"]
+    assert f"through {soak['episodes']:,} episodes" in page and f"{soak['errors']} errors in {soak['seconds']:,.0f} s" in page
+    assert (f"p99 per episode {families['triage']['p99_ms']} ms for triage, {families['e1']['p99_ms']} ms for E1, "
+            f"{families['investigation']['p99_ms']:,.0f} ms for an investigation") in page
+    assert f"{rss['after_warmup']:,.0f} MB once the warm-up" in page and f"at most {rss['max_after_warmup']:,.0f} MB" in page
+    assert rss["max_over_warmup"] < 1.1 and soak["errors"] == 0
