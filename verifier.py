@@ -21,6 +21,7 @@ Invariants:
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -478,14 +479,29 @@ def _registry(w: Window, kinds: set[str], *, benign: bool | None) -> list[Match]
     return out
 
 
+_DWORD = re.compile(r"dword \((0x[0-9a-f]{1,8})\)|dword:([0-9a-f]{8})|(0x[0-9a-f]{1,8})|([0-9]{1,10})|(true|false)")
+
+
+def _dword(data: str) -> int | None:
+    """A REG_DWORD's value from the spellings the log sources write (lower-case): Sysmon's ``DWORD (0x00000001)``,
+    ``reg export``'s ``dword:00000001``, ``0x1``, ``1``; ``true`` and ``false`` as 1 and 0; None for anything else."""
+    m = _DWORD.fullmatch(data)
+    if m is None:
+        return None
+    sysmon, exported, hexa, decimal, boolean = m.groups()
+    if boolean:
+        return int(boolean == "true")
+    return int(sysmon or hexa, 16) if (sysmon or hexa) else int(exported, 16) if exported else int(decimal)
+
+
 def _security_tampering(w: Window) -> list[Match]:
     """Defender switched off or excluded, LSA protection lowered, WDigest made to keep clear-text credentials."""
     out = _judged(w, {"defense_evasion"})
     for n in w.of(RegistrySet):
         _, value = (n.event.registry_path.rsplit("\\", 1) + [""])[:2]
         value, data = value.lower(), n.event.registry_data.strip().lower()
-        on = data in ("1", "dword:00000001", "0x1", "0x00000001", "true")
-        off = data in ("0", "dword:00000000", "0x0", "0x00000000", "false")
+        number = _dword(data)
+        on, off = number == 1, number == 0
         if n.registry_kind == "defender" and ((value.startswith("disable") and on) or "exclusion" in n.event.registry_path.lower()):
             out.append(Match((n.log_id,), n.host_name))
         elif n.registry_kind == "lsa" and ((value in ("uselogoncredential",) and on) or (value == "runasppl" and off)

@@ -102,6 +102,21 @@ def cmd_control(event: dict, rng: random.Random) -> dict | None:
     return _as_shell(event, _CMD_EXE, rng.choice(forms))
 
 
+def cmd_switches(event: dict, rng: random.Random) -> dict | None:
+    """The same command behind cmd.exe's switches as cmd.exe reads them: ``/c`` glued to the command or to the
+    program's name (``/cwhoami``, ``cmd.exe/c``, ``cmd/c``), chained flags (``/q/c``, ``/d/c``), and either case."""
+    if not _is_process(event):
+        return None
+    line = _plain_command(event)
+    if line is None:
+        return None
+    switch = rng.choice(("/c", "/C"))
+    forms = [f"cmd.exe {switch}{line}", f"cmd.exe{switch} {line}", f"cmd{switch} {line}", f"CMD.EXE {switch}{line}",
+             f"cmd.exe /q{switch} {line}", f"cmd.exe /d{switch}{line}", f"cmd.exe /Q /D {switch} {line}",
+             f"{_CMD_EXE}{switch} {line}", f'"{_CMD_EXE}" {switch}{line}', f"cmd.exe /v:on/d{switch} {line}"]
+    return _as_shell(event, _CMD_EXE, rng.choice(forms))
+
+
 def cmd_environment(event: dict, rng: random.Random) -> dict | None:
     """A path in the command line spelled with the environment variable cmd.exe expands to it."""
     if not _is_process(event):
@@ -161,6 +176,23 @@ def powershell_call(event: dict, rng: random.Random) -> dict | None:
         return _as_shell(event, _POWERSHELL_EXE, f"powershell.exe -NoProfile -EncodedCommand {_encoded(script)}")
     flag = rng.choice(("-c", "-Command", "/c", "-comm", "-C"))
     return _as_shell(event, _POWERSHELL_EXE, f'powershell.exe -NoProfile {flag} "{script}"')
+
+
+def powershell_statements(event: dict, rng: random.Random) -> dict | None:
+    """The same command as one statement among others in a PowerShell script: after a harmless statement and a new
+    line (LF, CRLF or CR, which end a statement as ``;`` does), inside a grouping ``( )``, a cast ``[void]( )``, an
+    array ``@( )`` or a subexpression ``$( )``, or as the argument of ``Write-Output ( )``; encoded or not."""
+    if not _is_process(event):
+        return None
+    line = _plain_command(event)
+    if line is None or any(c in line for c in "'\"$`#;{}"):
+        return None
+    statement = rng.choice((line, f"({line})", f"[void]({line})", f"@({line})", f"$({line})", f"Write-Output ({line})"))
+    before = rng.choice(("Get-Date", "Get-Service -Name CcmExec", "Write-Output 'ready'", "$ErrorActionPreference = 'Stop'"))
+    script = before + rng.choice(("\n", "\r\n", "\r", "\n\n", "; ")) + statement
+    if rng.random() < 0.5 or "\n" in script or "\r" in script:
+        return _as_shell(event, _POWERSHELL_EXE, f"powershell.exe -NoProfile -EncodedCommand {_encoded(script)}")
+    return _as_shell(event, _POWERSHELL_EXE, f'powershell.exe -NoProfile -Command "{script}"')
 
 
 def powershell_encoding(event: dict, rng: random.Random) -> dict | None:
@@ -284,7 +316,10 @@ REWRITES: dict[str, tuple[str, Rewrite]] = {
     "cmd_control": ("cmd.exe control syntax around the command", cmd_control),
     "cmd_environment": ("environment variables cmd.exe expands in paths", cmd_environment),
     "powershell_call": ("PowerShell call operator, concatenation, $env:, iex, backticks, Start-Process", powershell_call),
+    "cmd_switches": ("cmd.exe switches glued to the command or the program, chained, in either case", cmd_switches),
     "powershell_encoding": ("-EncodedCommand under any of its prefixes", powershell_encoding),
+    "powershell_statements": ("a statement after a new line, or inside ( ), [void]( ), @( ), $( ), Write-Output ( )",
+                              powershell_statements),
     "case_and_quotes": ("case and quoting of a command line", case_and_quotes),
     "path_forms": ("path spellings: case, 8.3 names, \\\\?\\, . segments", path_forms),
     "url_spellings": ("URL host spellings: userinfo, case, trailing dot, numeric IPv4", url_spellings),

@@ -13,16 +13,20 @@ What the model reads the way Windows does:
   written), ``^`` escapes, ``&``, ``&&``, ``||``, ``|`` and parentheses between commands, redirections, ``rem`` and
   ``::`` comments, ``,``, ``;`` and ``=`` as delimiters, ``start``, ``call``, ``if`` (its condition, then its
   command), ``for`` (a ``for /f`` set that is a command runs it; the ``do`` command runs), ``/c`` / ``/k`` / ``/r``
-  command strings nested to any depth up to ``MAX_DEPTH``, and a command piped into ``cmd`` or ``powershell -``
-  from ``echo``;
+  command strings nested to any depth up to ``MAX_DEPTH`` (cmd.exe's own switches read as it reads them: ``/c``
+  glued to the command or to the program's name, chained flags such as ``/q/c``; any other argument of cmd.exe is
+  unresolved), and a command piped into ``cmd`` or ``powershell -`` from ``echo``;
 - PowerShell: switches written with ``-``, ``/`` or the en dash, em dash or horizontal bar; any unambiguous prefix
   of a parameter; ``-EncodedCommand`` decoded from base64 UTF-16LE; comments removed; backtick escapes and
   ``'a'+'b'`` concatenation resolved; ``$env:NAME`` expanded; aliases resolved; the call operator ``&`` (and ``.``)
   on a string, a parenthesised concatenation of strings, or a script block; ``Invoke-Expression`` (``iex``) of a
-  string or of a download;
+  string or of a download; a new line ends a statement as ``;`` does (unless the statement goes on, after ``|``
+  or an operator, or a backtick ends the line); what parentheses hold runs (``(cmd)``, ``[void](...)``, ``@(...)``,
+  ``$(...)``, an argument ``(...)``);
 - command lines run or kept by other programs: ``wmic process call create``, ``Start-Process``, ``forfiles /c``,
-  ``conhost --headless``, ``runas``, ``schtasks /create /tr``, ``sc create|config binPath=``, ``reg add /d`` (the
-  kept ones are marked ``stored``).
+  ``conhost --headless``, ``runas``, ``schtasks /create|/change /tr``, ``sc create|config binPath=``, ``sc failure
+  command=``, ``reg add /d`` to an autostart key or a service (the kept ones are marked ``stored``); a task defined
+  in an XML file is unresolved.
 
 What it cannot resolve is reported in ``unresolved``, and the event is refused rather than read as harmless:
 cmd.exe variable substrings and substitutions (``%COMSPEC:~-16,1%``), delayed expansion (``!v!``), PowerShell
@@ -361,9 +365,12 @@ def decode_encoded_command(value: str) -> str | None:
     return text
 
 
+_PS_CONTINUES = frozenset(";({[|,=+-*/%&.!<>")  # a statement goes on past a new line after these
+
+
 def normalize_powershell(script: str) -> str:
     """PowerShell text as it executes: comments removed, backtick escapes and ``'a'+'b'`` concatenations resolved,
-    lower-case, whitespace collapsed."""
+    a new line that ends a statement written ``;``, lower-case, whitespace collapsed."""
     out: list[str] = []
     i, n, quote = 0, len(script), ""
     while i < n:
@@ -388,8 +395,18 @@ def normalize_powershell(script: str) -> str:
             i = n if end < 0 else end
             continue
         if ch == "`" and i + 1 < n:
+            if script[i + 1] in "\r\n":  # a backtick at the end of a line continues the statement
+                out.append(" ")
+                i += 3 if script.startswith("\r\n", i + 1) else 2
+                continue
             out.append(script[i + 1])
             i += 2
+            continue
+        if ch in "\r\n":  # a new line ends a statement, as ";" does, unless the statement cannot end there
+            before = "".join(out).rstrip(" \t")[-1:]
+            after = script[i:].lstrip(" \t\r\n")[:1]
+            out.append(" " if not before or before in _PS_CONTINUES or after in ")}|" else " ; ")
+            i += 1
             continue
         if ch in "'\"":
             quote = ch
@@ -397,7 +414,8 @@ def normalize_powershell(script: str) -> str:
         i += 1
     text = "".join(out).lower().translate(_DASH_TRANSLATION)
     text = re.sub(r"(['\"])\s*\+\s*\1", "", text)
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    return re.sub(r"(?:; )+;", ";", text)  # blank lines end nothing more
 
 
 # ------------------------------------------------------------------------------------------------ PowerShell tokens
@@ -437,6 +455,61 @@ def _ps_string(token: tuple[str, str], user: str | None) -> str | None:
     return None
 
 
+_AUTOSTART_KEY = re.compile(r"\\(run|runonce|runservices|runservicesonce|winlogon|services\\[^\\]+)$")
+
+
+def autostart_key(key: str) -> bool:
+    """A registry key (as ``reg add`` writes it, trailing backslashes allowed) whose values are command lines Windows
+    runs at start-up or logon, or a service's image path: the values ``reg add`` writes there are judged as commands."""
+    return bool(_AUTOSTART_KEY.search(key.lower().rstrip("\\")))
+
+
+_CMD_FLAGS = frozenset("qdasuxy")  # cmd.exe's one-letter switches: echo off, no AutoRun, ANSI, /S quoting, Unicode
+_CMD_VALUED = frozenset("eftv")  # /E:ON, /F:OFF, /T:fg, /V:ON
+
+
+def cmd_switches(line: str) -> tuple[tuple[str, ...], str | None, str | None]:
+    """cmd.exe's reading of its own command line: its switches, the command string it runs (after ``/c``, ``/k`` or
+    ``/r``, with or without a space: ``/cdir``, ``cmd.exe/c``, ``/q/c``; one pair of outer quotes removed), and what
+    it could not read. cmd.exe takes only ``/`` as its switch character; a word that is no switch of its is unread."""
+    text = line.lstrip()
+    if text.startswith('"'):
+        end = text.find('"', 1)
+        rest = text[end + 1:] if end >= 0 else ""
+    else:
+        token = re.match(r'[^\s"]*', text)
+        written = token.group(0) if token else ""
+        glued = re.match(r"(?i)(.*?(?:^|[\\/:])cmd(?:\.exe)?)(?=/)", written)  # cmd/c: the name ends at the switch
+        rest = text[len(glued.group(1)):] if glued else text[len(written):]
+    switches: list[str] = []
+    i, n = 0, len(rest)
+    while True:
+        while i < n and rest[i] in " \t":
+            i += 1
+        if i >= n:
+            return tuple(switches), None, None  # an interactive shell: no command string
+        letter = rest[i + 1:i + 2].lower()
+        if rest[i] != "/" or not letter:
+            return tuple(switches), None, f"a cmd.exe argument that is none of its switches: {rest[i:i + 40]!r}"
+        if letter in "ckr":
+            command = rest[i + 2:].strip()
+            if command.startswith('"') and command.count('"') >= 2:
+                last = command.rfind('"')
+                command = command[1:last] + command[last + 1:]
+            return (*switches, "/" + letter), command, None
+        if letter in _CMD_FLAGS and (i + 2 >= n or rest[i + 2] in " \t/"):
+            switches.append("/" + letter)
+            i += 2
+        elif letter in _CMD_VALUED and rest[i + 2:i + 3] == ":":
+            end = i + 3
+            while end < n and rest[end] not in " \t/":
+                end += 1
+            switches.append(rest[i:end].lower())
+            i = end
+        else:
+            return tuple(switches), None, f"a cmd.exe switch it does not read: {rest[i:i + 40]!r}"
+
+
 class _Parser:
     def __init__(self, user: str | None) -> None:
         self.user = user
@@ -468,14 +541,13 @@ class _Parser:
         program = canonical_image(image or written)
         args = tuple(a.lower().translate(_DASH_TRANSLATION) for a in argv[1:])
         if program == _CMD:
-            switches = []
-            for a in args:
-                switches.append(a)
-                if a[:1] in SWITCH_DASHES and a[1:2] in ("c", "k", "r"):
-                    break
-            if not self.add(Invocation(program, tuple(switches), written=written, stored=stored)):
+            switches, command, problem = cmd_switches(line)
+            if not self.add(Invocation(program, switches, written=written, stored=stored)):
                 return
-            self._cmd_line(line, depth, stored)
+            if problem:
+                self.note(problem)
+            if command is not None:
+                self.cmd(command, depth, stored)
         elif program in INTERPRETERS:
             self._powershell(program, argv[1:], depth, written, stored)
         else:
@@ -517,35 +589,26 @@ class _Parser:
             positional = [a for a, low in zip(raw, args, strict=True) if low[:1] not in SWITCH_DASHES]
             if positional:
                 self.process(positional[-1], None, depth + 1, stored)
-        elif program == "schtasks.exe" and any(_switch_name(a) == "create" for a in args if a[:1] in SWITCH_DASHES):
+        elif program == "schtasks.exe" and any(_switch_name(a) in ("create", "change") for a in args
+                                               if a[:1] in SWITCH_DASHES):
             nested = value_of("tr")
             if nested:
                 self.process(nested, None, depth + 1, stored=True)
-        elif program == "sc.exe" and {"create", "config"} & set(args):
-            for i, a in enumerate(args):
-                if a == "binpath=" and i + 1 < len(raw):
-                    self.process(raw[i + 1], None, depth + 1, stored=True)
-                elif a.startswith("binpath=") and len(a) > len("binpath="):
-                    self.process(raw[i][len("binpath="):], None, depth + 1, stored=True)
+            if value_of("xml") is not None:
+                self.note("a scheduled task defined in an XML file, whose action the command line does not show")
+        elif program == "sc.exe" and {"create", "config", "failure"} & set(args):
+            for i, a in enumerate(args):  # a service's image path, and the command a failure runs
+                for option in ("binpath=", "command="):
+                    if a == option and i + 1 < len(raw):
+                        self.process(raw[i + 1], None, depth + 1, stored=True)
+                    elif a.startswith(option) and len(a) > len(option):
+                        self.process(raw[i][len(option):], None, depth + 1, stored=True)
         elif program == "reg.exe" and args[:1] == ("add",):
             data = value_of("d")
-            key = args[1] if len(args) > 1 else ""
-            if data and re.search(r"\\(run|runonce|runonceex|runservices|runservicesonce|winlogon|image file execution "
-                                  r"options\\[^\\]+|services\\[^\\]+)$", key):
+            if data and autostart_key(args[1] if len(args) > 1 else ""):
                 self.process(expand_cmd(data, self.user), None, depth + 1, stored=True)
 
     # -------------------------------------------------------------------------------------------------- cmd.exe
-
-    def _cmd_line(self, line: str, depth: int, stored: bool) -> None:
-        # The command string is everything after the first /c, /k or /r switch, with one pair of outer quotes removed.
-        match = re.search(r"(?i)(?:^|[\s\"])[" + SWITCH_DASHES + r"][ckr](?=[\s\"]|$)", line)
-        if match is None:
-            return
-        rest = line[match.end():].strip()
-        if rest.startswith('"') and rest.count('"') >= 2:
-            last = rest.rfind('"')
-            rest = rest[1:last] + rest[last + 1:]
-        self.cmd(rest, depth, stored)
 
     def cmd(self, text: str, depth: int, stored: bool = False) -> None:
         """The commands cmd.exe runs for the command string ``text``."""
@@ -795,17 +858,23 @@ def _ps_pipelines(tokens: list[tuple[str, str]]) -> list[list[list[tuple[str, st
         pipeline.append(element)
     if pipeline:
         statements.append(pipeline)
-    # Commands inside parentheses run too: (Get-Process) or $(...) hold whole statements.
+    # What parentheses hold runs too: a grouping (vssadmin ...), a cast [void](...), $(...) and @(...), an argument
+    # Write-Output (...), a condition if (...): each outermost group's text is statements of its own.
     inner: list[list[list[tuple[str, str]]]] = []
     for statement in statements:
         for el in statement:
-            if ("op", "(") in el:
-                start = el.index(("op", "("))
-                nested = el[start + 1:]
-                if nested and nested[-1] == ("op", ")"):
-                    nested = nested[:-1]
-                if nested and nested[0][0] == "word" and "-" in nested[0][1]:
-                    inner.extend(_ps_pipelines(nested))
+            level, start = 0, 0
+            for i, token in enumerate(el):
+                if token == ("op", "("):
+                    level += 1
+                    if level == 1:
+                        start = i + 1
+                elif token == ("op", ")") and level:
+                    level -= 1
+                    if level == 0:
+                        inner.extend(_ps_pipelines(el[start:i]))
+            if level:  # an unclosed group runs to the end of the element
+                inner.extend(_ps_pipelines(el[start:]))
     return statements + inner
 
 

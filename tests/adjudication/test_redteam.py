@@ -353,6 +353,51 @@ CASES = [
     _refused("macro_claimed_as_monitor", "mislabelled", lambda: incident(
         "malware_execution", "monitor", proc(0, "FIN-WS01", "alice.chen", "cmd.exe", "cmd.exe /c whoami", parent=WORD)),
         verdict="quarantine_host"),
+    # --- interpreter syntax read as the interpreter reads it: cmd.exe's switches glued to the command or the program,
+    # PowerShell's new lines (statement ends) and parentheses (what they hold runs), under the management agent too
+    _sound("cmd_switch_glued_to_the_command", "escalate", lambda: incident(
+        "ransomware", "escalate",
+        proc(0, "APP01", "SYSTEM", "cmd.exe", "cmd.exe /cvssadmin delete shadows /all /quiet", parent="services.exe"))),
+    _refused("cmd_switch_glued_to_the_program_claimed_weaker", "mislabelled", lambda: incident(
+        "ransomware", "quarantine_host",
+        proc(0, "APP01", "SYSTEM", "cmd.exe", "cmd.exe/c vssadmin delete shadows /all /quiet", parent="services.exe")),
+        verdict="escalate"),
+    _refused("cmd_chained_switches_claimed_weaker", "mislabelled", lambda: incident(
+        "ransomware", "monitor",
+        proc(0, "APP01", "SYSTEM", "cmd.exe", "cmd /q/Cvssadmin delete shadows /all /quiet", parent="services.exe")),
+        verdict="escalate"),
+    _refused("powershell_new_line_under_the_management_agent", "implausible", lambda: incident(
+        "software_update", "dismiss",
+        proc(0, "FIN-WS01", "SYSTEM", "powershell.exe", "powershell.exe -NoProfile -EncodedCommand "
+             + encoded("Get-Service -Name CcmExec\r\nvssadmin delete shadows /all /quiet"), executable=PS,
+             parent="CcmExec.exe")), verdict="escalate", code="CATEGORY_NOT_DEPICTED"),
+    _refused("powershell_cast_group_under_the_management_agent", "implausible", lambda: incident(
+        "software_update", "dismiss",
+        proc(0, "FIN-WS01", "SYSTEM", "powershell.exe",
+             'powershell.exe -NoProfile -Command "Get-Date; [void](vssadmin delete shadows /all /quiet)"', executable=PS,
+             parent="CcmExec.exe")), verdict="escalate", code="CATEGORY_NOT_DEPICTED"),
+    _sound("powershell_grouped_discovery", "monitor", lambda: incident(
+        "discovery", "monitor",
+        proc(0, "FIN-WS01", "alice.chen", "powershell.exe", 'powershell.exe -NoProfile -Command "(nltest /domain_trusts)"',
+             executable=PS))),
+    # --- registry writes by reg.exe: an autostart value's command is judged; any other write is not understood
+    _refused("reg_add_wdigest_clear_text_credentials", "implausible", lambda: incident(
+        "software_update", "dismiss",
+        proc(0, "FIN-WS01", "SYSTEM", "reg.exe", 'reg.exe add "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders'
+             '\\WDigest" /v UseLogonCredential /t REG_DWORD /d 1 /f', parent="CcmExec.exe")), code="UNKNOWN_FORM"),
+    _refused("reg_add_sticky_keys_debugger", "implausible", lambda: incident(
+        "software_update", "dismiss",
+        proc(0, "FIN-WS01", "SYSTEM", "reg.exe", 'reg.exe add "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\'
+             'Image File Execution Options\\sethc.exe" /v Debugger /d C:\\Windows\\System32\\cmd.exe /f',
+             parent="CcmExec.exe")), code="UNKNOWN_FORM"),
+    _sound("reg_add_run_key_with_a_trailing_backslash", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host",
+        proc(0, "FIN-WS01", "alice.chen", "reg.exe", "reg.exe add HKCU\\Software\\Microsoft\\Windows\\CurrentVersion"
+             "\\Run\\ /v upd /d C:\\Users\\Public\\svcupd.exe /f", parent="cmd.exe"))),
+    _sound("wdigest_in_sysmons_dword_spelling", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host",
+        reg(0, "FIN-WS01", "SYSTEM", "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\WDigest\\"
+            "UseLogonCredential", "DWORD (0x00000001)"))),
 ]
 
 
