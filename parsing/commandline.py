@@ -773,7 +773,7 @@ class _Parser:
         if head == ("op", "&") or (head == ("word", ".") and rest):
             self._ps_call(rest, depth)
             return
-        if head[0] != "word" or head[1][:1] in ".[@0123456789-" or head[1] in _PS_KEYWORDS:
+        if head[0] != "word" or head[1][:1] in ".[@$0123456789-" or head[1] in _PS_KEYWORDS:
             return  # an expression, an assignment's value or a keyword: what it calls is judged through the script
         name = PS_ALIASES.get(head[1], head[1])
         args = [_ps_text(t, self.user) for t in rest]
