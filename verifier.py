@@ -608,6 +608,9 @@ class VerdictRule:
     condition: str  # the condition in words, rendered into docs/verifier.md
     match: Callable[[Window], list[Match]]
     exceptions: tuple[str, ...] = ()
+    # A context rule's look-alikes: ATT&CK techniques of independent (Sigma) hits it answers for on the events it
+    # covers, beyond those of the attack rules that name it as their exception; "*" answers for any technique.
+    excuses: tuple[str, ...] = ()
 
     @property
     def malicious(self) -> bool:
@@ -704,7 +707,8 @@ VERDICT_RULES: tuple[VerdictRule, ...] = (
     # exactly the events they cover.
     VerdictRule("benign.admin_tooling_from_jump_host", "admin_remote_tooling", "dismiss", (),
                 "remote execution, proxy execution or discovery by an IT-Admin on an admin jump host",
-                lambda w: _judged(w, {"remote_execution", "domain_discovery", "proxy_execution"}, admin=True)),
+                lambda w: _judged(w, {"remote_execution", "domain_discovery", "proxy_execution"}, admin=True),
+                excuses=("T1047", "T1587.001")),  # WMI remote commands; SigmaHQ tags PsExec's -s service so
     VerdictRule("benign.admin_group_maintenance", "admin_remote_tooling", "dismiss", (),
                 "an IT-Admin adds another IT-Admin to a tier-0 group",
                 lambda w: _tier0_group_adds(w, by_admins=True)),
@@ -752,7 +756,7 @@ VERDICT_RULES: tuple[VerdictRule, ...] = (
                 lambda w: _mass_file_change(w, developer=True)),
     VerdictRule("benign.technique_named_in_text", None, "dismiss", (),
                 "a program that only reads or writes text (notepad, findstr, find, cmd's echo and rem) names a technique inside a document name, a search pattern or a comment, and runs nothing else",
-                _text_naming_technique),
+                _text_naming_technique, excuses=("*",)),  # whatever technique the text names
     VerdictRule("benign.installed_autostart", "software_update", "dismiss", (),
                 "an autostart value or service image path that starts an installed program for a benign use",
                 lambda w: _registry(w, {"autostart", "service_image"}, benign=True)),

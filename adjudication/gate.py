@@ -8,9 +8,10 @@ A craft is *sound* when three independent checks agree that the verdict on it is
    OpenSOC's own indicators (``rules/opensoc.yml``, over the normalised events, aggregates included) contest a hit
    whose events no verdict or context rule covers; the SigmaHQ community rules (``sigmahq``, over the raw field
    values, sharing none of the verifier's parsing) contest a high or critical hit on an event when the verdict is
-   dismiss or monitor, unless a context rule of the world (a named exception) covers that event or a verdict rule
-   that fired on it names the same ATT&CK technique as the hit (the two agree on what the event is, and the verdict
-   already weighs it);
+   dismiss or monitor, unless a rule that covers that event answers for the hit's ATT&CK technique: a verdict rule
+   that fired on it names the same technique (the two agree on what the event is, and the verdict already weighs
+   it), or a context rule of the world covers it whose look-alikes include that technique (``CONTEXT_TECHNIQUES``:
+   the management agent's context answers for nothing, so a shadow-copy deletion run under it is contested);
 3. the claim (``target_label``) matches the verdict: an attacker that meant an attack the verdict calls benign has
    found a blind spot, not a defender's mistake.
 
@@ -26,7 +27,7 @@ import logging
 from pydantic import Field
 
 from ..schema import IncidentParams, StrictModel
-from ..verifier import RULES_BY_ID, GroundTruth, Window, compute_ground_truth, explain, label_agrees
+from ..verifier import RULES_BY_ID, VERDICT_RULES, GroundTruth, Window, compute_ground_truth, explain, label_agrees
 from .admission import PlausibilityReport, check_plausibility
 from .contest import SuspicionHit, community_hits, unexplained_hits
 
@@ -62,19 +63,32 @@ def _base(technique: str) -> str:
     return technique.split(".", 1)[0]
 
 
+# context rule -> the base ATT&CK techniques of the attack rules that name it as their exception and of its own
+# ``excuses``: the look-alikes of attacks it explains, and the only independent hits it answers for on the events it
+# covers ("*": any). A hit of another technique on those events contests the verdict, context or not.
+CONTEXT_TECHNIQUES: dict[str, frozenset[str]] = {
+    context.rule_id: frozenset(_base(t) for rule in VERDICT_RULES if context.rule_id in rule.exceptions
+                               for t in rule.technique_ids) | frozenset(_base(t) for t in context.excuses)
+    for context in VERDICT_RULES if not context.malicious
+}
+
+
 def contest(window: Window, truth: GroundTruth) -> list[SuspicionHit]:
     """The independent rules' hits the verdict does not answer for (see the module's docstring)."""
     covered = {log_id for firing in truth.rules_fired for log_id in firing.log_ids}
     hits = unexplained_hits(window.events, covered)
     if truth.action in ("dismiss", "monitor"):
-        excused = {x.log_id for x in explain(window) if x.contexts}
-        named: dict[str, set[str]] = {}  # log id -> base techniques of the verdict rules that fired on it
+        named: dict[str, set[str]] = {}  # log id -> base techniques the rules that cover it answer for
         for firing in truth.rules_fired:
             for log_id in firing.log_ids:
                 named.setdefault(log_id, set()).update(_base(t) for t in RULES_BY_ID[firing.rule_id].technique_ids)
+        for x in explain(window):
+            for context in x.contexts:
+                named.setdefault(x.log_id, set()).update(CONTEXT_TECHNIQUES[context])
 
         def answered(hit: SuspicionHit, log_id: str) -> bool:
-            return log_id in excused or bool(named.get(log_id, set()) & {_base(t) for t in hit.techniques})
+            techniques = named.get(log_id, set())
+            return "*" in techniques or bool(techniques & {_base(t) for t in hit.techniques})
 
         hits += [h for h in community_hits(window.params.events) if not all(answered(h, i) for i in h.log_ids)]
     return hits

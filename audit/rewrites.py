@@ -280,12 +280,13 @@ def _host_spelling(host: str, rng: random.Random) -> str | None:
     except ValueError:
         return rng.choice((host.upper(), _random_case(host, rng), host + "."))
     value = int(ip)
-    return rng.choice((str(value), hex(value), ".".join(f"0{int(p):o}" for p in str(ip).split("."))))
+    return rng.choice((str(value), hex(value), ".".join(f"0{int(p):o}" for p in str(ip).split(".")), f"[::ffff:{ip}]"))
 
 
 def url_spellings(event: dict, rng: random.Random) -> dict | None:
     """A URL's host written another way a URL parser reads as the same or names as something else: userinfo before
-    the host (``https://trusted@other/``), case, a trailing dot, an IPv4 host as one number, in hex or octal."""
+    the host (``https://trusted@other/``), a trusted name after ``?@``, ``#@`` or ``\\@`` (query, fragment or path,
+    not the host), case, a trailing dot, an IPv4 host as one number, in hex or octal."""
     out = dict(event)
     if isinstance(event.get("url.domain"), str) and rng.random() < 0.4:
         spelled = _host_spelling(event["url.domain"], rng)
@@ -299,9 +300,12 @@ def url_spellings(event: dict, rng: random.Random) -> dict | None:
             host = match.group(2)
             if re.search(r"[A-Za-z0-9+/]{40,}", value):
                 return None
-            style = rng.randrange(3)
+            style = rng.randrange(4)
+            decoy = rng.choice(("login.microsoftonline.com", "download.windowsupdate.com", "corp.example.com"))
             if style == 0:
-                new = f"{rng.choice(('login.microsoftonline.com', 'update.microsoft.com', 'corp.example.com'))}@{host}"
+                new = f"{decoy}@{host}"
+            elif style == 1:  # the authority ends at ?, # or \: the decoy after them is query, fragment or path
+                new = f"{host}{rng.choice(('?', '#', chr(92)))}@{decoy}"
             else:
                 new = _host_spelling(host, rng) or host
             out[name] = value[:match.start(2)] + new + value[match.end(2):]

@@ -125,7 +125,11 @@ def find_urls(text: str) -> tuple[Url, ...]:
     for match in _URL.finditer(text):
         raw = match.group(1)
         scheme, _, rest = raw.partition("://")
-        authority, slash, path = rest.partition("/")
+        # The authority ends at the first "/", "?", "#" or "\\" (a client reads "\\" as "/" in these schemes), so
+        # "http://evil.io?@trusted.example/" goes to evil.io: only an "@" inside the authority ends a userinfo.
+        authority = re.match(r"[^/?#\\]*", rest).group(0)  # type: ignore[union-attr]
+        path = rest[len(authority):]
+        slash = ""
         host, problem = url_host(authority) if scheme.lower() != "file" else (None, None)
         found.append(Url(raw, scheme.lower(), host, slash + path, problem))
     return tuple(found)

