@@ -7,6 +7,7 @@
     opensoc regenerate [--check | --into DIR]
     opensoc audit [--seeds N] [--attacker-episodes N] [--json FILE]
     opensoc train cpu [--out DIR]
+    opensoc train selfplay [--rounds N] [--out DIR]
     opensoc data build-e1 --iot23 DIR [DIR ...] --unsw FILE [FILE ...] --unsw-features FILE \\
                           --cic FILE [FILE ...] --out DIR [--seed 42]
 
@@ -35,7 +36,7 @@ from .families.e1.builder import build_e1
 from .families.registry import task_overview
 from .models import OpenSOCError
 from .tasks.catalog import CATALOG
-from .train import cpu_attacker, cpu_defender
+from .train import cpu_attacker, cpu_defender, cpu_selfplay
 from .train.scratch import ScratchConfig, run_scratch
 
 RUNS = Path("runs")  # the working folder, relative to where the command runs
@@ -264,6 +265,17 @@ def _train_cpu_attacker(args: argparse.Namespace, out: Path) -> None:
     print(f"attacker: evasion rate against {config.defender} {before:.1%} → {after:.1%}; saved {out / 'cpu_attacker.json'}")
 
 
+def _train_selfplay(args: argparse.Namespace) -> int:
+    out = args.out or RUNS / "train" / "selfplay"
+    config = cpu_selfplay.config_from({k: v for k, v in vars(args).items() if k != "out"})
+    result, *_ = cpu_selfplay.run_selfplay(config, out)
+    for r in result.rounds:
+        print(f"round {r.round}: evasion {r.evasion} against the defender it trained against, {r.evasion_after} "
+              f"after; unsound {r.training.unsound}; hold-out accuracy {r.holdout['accuracy']['rate']:.1%}")
+    print(f"wrote {out} (selfplay.md: the rounds and the cross-play matrix)")
+    return 0
+
+
 # What the train extra brings (pyproject's [train]), by import name; torch comes from its own index.
 TRAIN_MODULES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
 TRAIN_INSTALL = ("pip install torch --index-url https://download.pytorch.org/whl/cpu (or the build for your GPU), "
@@ -356,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     aud.add_argument("--json", type=Path, help="also write the report as JSON here")
     aud.set_defaults(func=_audit)
     tr = sub.add_parser("train", help="train policies").add_subparsers(dest="train_command", required=True)
-    cpu = tr.add_parser("cpu", help="train the numpy defender and attacker on the CPU (73 s on 2 cores)")
+    cpu = tr.add_parser("cpu", help="train the numpy defender and attacker on the CPU (71 s on 2 cores)")
     cpu.add_argument("--role", choices=["defender", "attacker", "both"], default="both")
     cpu.add_argument("--out", type=Path, help="output folder (default: runs/train/cpu under the current directory; "
                      "the committed policies in train/artifacts/ are what the cpu_defender policy loads)")
@@ -364,6 +376,18 @@ def main(argv: list[str] | None = None) -> int:
     cpu.add_argument("--attacker-steps", type=int, default=600)
     cpu.add_argument("--seed", type=int, default=0)
     cpu.set_defaults(func=_train_cpu)
+    sp = tr.add_parser("selfplay", help="the numpy attacker and defender in self-play, round by round on one run, "
+                       "with a cross-play matrix of every round's pair (about 4 min on 2 cores)")
+    sp.add_argument("--out", type=Path, help="output folder (default: runs/train/selfplay under the current directory; "
+                    "the committed run is train/artifacts/selfplay/)")
+    sp.add_argument("--rounds", type=int, help="rounds of attacker then defender training (default 5)")
+    sp.add_argument("--seed", type=int, help="seed of every draw (default 0): the same seed writes the same selfplay.json")
+    sp.add_argument("--attacker-steps", type=int, help="groups of crafts the attacker trains on per round")
+    sp.add_argument("--defender-incidents", type=int, help="incidents the defender trains on per round")
+    sp.add_argument("--initial-incidents-per-stage", type=int, help="curriculum incidents per stage before round 1")
+    sp.add_argument("--initial-defender", help="a saved linear defender (.npz) to start from instead of training one")
+    sp.add_argument("--eval-episodes", type=int, help="crafts per attacker for each figure and cross-play cell")
+    sp.set_defaults(func=_train_selfplay)
     scratch = tr.add_parser("scratch", help="build a small LLM from scratch (no downloads), train it with SFT then GRPO "
                             "on stage 1, and evaluate it on the hold-out before, between and after (about 18 min on 2 cores)")
     scratch.add_argument("--out", type=Path, default=Path("runs/scratch"), help="output folder")

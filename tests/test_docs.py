@@ -162,3 +162,20 @@ def test_the_documented_soak_is_the_benchmark_file():
             f"{families['investigation']['p99_ms']:,.0f} ms for an investigation") in page
     assert f"{rss['after_warmup']:,.0f} MB once the warm-up" in page and f"at most {rss['max_after_warmup']:,.0f} MB" in page
     assert rss["max_over_warmup"] < 1.1 and soak["errors"] == 0
+
+
+def test_the_readme_self_play_figures_are_the_committed_run():
+    run = json.loads((REPO / "train" / "artifacts" / "selfplay" / "selfplay.json").read_text())
+    readme = (REPO / "README.md").read_text()
+    section = re.sub(r"\s+", " ", readme[readme.index("## Self-play on a CPU"):readme.index("## Why the reward")])
+
+    def rate(r: dict) -> str:
+        return f"{r['rate']:.1%} [{r['lo']:.1%}, {r['hi']:.1%}]"
+
+    first, last = run["rounds"][0], run["rounds"][-1]
+    assert f"lifts evasion from {rate(run['initial_evasion'])} to {rate(first['evasion'])}" in section
+    assert f"hold-out accuracy is {rate(last['holdout']['accuracy'])}" in section
+    assert f"({run['initial_holdout']['accuracy']['rate']:.1%} before" in section
+    last_defender = [row[-1]["rate"] for row in run["cross_play"]]  # rows: attackers; columns: defenders
+    low, high = min(last_defender), max(last_defender)
+    assert f"to {low:.1%}–{high:.1%}" in section and run["replay_pool_sound"] and run["sigmahq_rules"] > 0

@@ -29,8 +29,11 @@ from .trl_env import (
 )
 
 
-def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
-    """Train one stage and save its adapter (the model with ``finetune: full``) and metrics to ``config.output_dir``."""
+def run_grpo(config: StageConfig, model=None, tokenizer=None, environment_factory=None) -> Path:
+    """Train one stage and save its adapter (the model with ``finetune: full``) and metrics to ``config.output_dir``.
+
+    ``environment_factory`` replaces the role's service environment with another that reads the same rows (self-play's
+    in-process environments, ``selfplay``)."""
     from trl import GRPOConfig, GRPOTrainer  # optional heavy dependency: trl
 
     from .callbacks import stage_callbacks  # optional heavy dependency: pulls in transformers
@@ -52,6 +55,8 @@ def run_grpo(config: StageConfig, model=None, tokenizer=None) -> Path:
     else:
         dataset = grpo_dataset(config.task, config.train_examples, with_alert=True)
         kwargs = {"reward_funcs": [defender_reward]}
+    if environment_factory is not None:
+        kwargs["environment_factory"] = environment_factory
     args = GRPOConfig(**trainer_args(config), num_generations=config.num_generations, temperature=config.temperature,
                       max_completion_length=config.max_completion_length, reward_weights=weights, min_p=config.min_p,
                       beta=config.beta, top_entropy_quantile=config.top_entropy_quantile, **generation_args(config))
