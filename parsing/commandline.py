@@ -403,8 +403,8 @@ def normalize_powershell(script: str) -> str:
             i += 2
             continue
         if ch in "\r\n":  # a new line ends a statement, as ";" does, unless the statement cannot end there
-            before = "".join(out).rstrip(" \t")[-1:]
-            after = script[i:].lstrip(" \t\r\n")[:1]
+            before = next((c for piece in reversed(out) for c in reversed(piece) if c not in " \t"), "")
+            after = next((c for c in script[i:i + 64] if c not in " \t\r\n"), "")
             out.append(" " if not before or before in _PS_CONTINUES or after in ")}|" else " ; ")
             i += 1
             continue

@@ -718,6 +718,7 @@ def _written_path(written: str, user: str | None) -> str | None:
     return path if path and "\\" in path else None
 
 
+@lru_cache(maxsize=1 << 14)  # pure: the same invocation in the same context is the same use (templates repeat)
 def judge(inv: Invocation, ctx: Context, path: str | None = None) -> Judgment:
     """What ``inv`` is: its use, or why the catalog cannot say. ``path`` is the event's canonical image path for the
     event's own process; a nested invocation's path is what its command line wrote."""
