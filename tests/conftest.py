@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from support import SHARED_DATA
 from support.incident_helpers import as_dict
 from support.server import running_server
@@ -18,6 +19,12 @@ from opensoc.generator import generate_from_template
 # (another checkout of the rules) is kept.
 if (SHARED_DATA / "sigmahq").is_dir():
     os.environ.setdefault(SIGMA_ENV_VAR, str(SHARED_DATA / "sigmahq"))
+
+# Property-based searches draw the same examples on every run ("ci"), so a red suite is a regression, never a new
+# draw; HYPOTHESIS_PROFILE=search explores new examples (run it to hunt, and add what it finds as a fixed case).
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("search", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -731,6 +731,8 @@ def judge(inv: Invocation, ctx: Context, path: str | None = None) -> Judgment:
         return Judgment(use, None, None if use else f"a form of {inv.program} the catalog does not list: "
                                                     f"{' '.join(inv.args)[:80]!r}", known=True)
     path = path or (_written_path(inv.written, ctx.user) if inv.written else None)
+    if path and path.startswith("?:"):  # \Device\HarddiskVolumeN\: which drive it is, the log does not say
+        return Judgment(None, None, f"the device path {path[:80]!r} names no drive letter, so its folder is unknown")
     program = program_for(inv.program)
     if program is None:
         if path and is_user_writable(path):

@@ -422,6 +422,12 @@ CASES = [
         proc(0, "FIN-WS01", "SYSTEM", "powershell.exe", "powershell.exe -NoProfile -c \"Invoke-WebRequest $u -OutFile "
              "C:\\Windows\\Temp\\a.exe\"", executable=PS, parent="CcmExec.exe")),
         code="UNKNOWN_FORM"),
+    # --- a device path names no drive letter: its folder, and so the program's trust, is unknown (found by the
+    # mutation search: whoami.exe there was judged masquerading and paid as quarantine_host against monitor)
+    _refused("device_path_of_a_known_program", "implausible", lambda: incident(
+        "malware_execution", "quarantine_host",
+        proc(0, "FIN-WS01", "alice.chen", "whoami.exe", "whoami.exe /all",
+             executable="\\Device\\HarddiskVolume3\\Windows\\System32\\whoami.exe")), code="UNKNOWN_PROGRAM"),
 ]
 
 
