@@ -49,6 +49,7 @@ from functools import lru_cache
 from typing import Literal
 
 from ..world.environment import expand_cmd, expand_powershell
+from .registry import registry_location
 
 MAX_DEPTH = 6
 MAX_INVOCATIONS = 32
@@ -455,13 +456,10 @@ def _ps_string(token: tuple[str, str], user: str | None) -> str | None:
     return None
 
 
-_AUTOSTART_KEY = re.compile(r"\\(run|runonce|runservices|runservicesonce|winlogon|services\\[^\\]+)$")
-
-
-def autostart_key(key: str) -> bool:
-    """A registry key (as ``reg add`` writes it, trailing backslashes allowed) whose values are command lines Windows
-    runs at start-up or logon, or a service's image path: the values ``reg add`` writes there are judged as commands."""
-    return bool(_AUTOSTART_KEY.search(key.lower().rstrip("\\")))
+def judged_registry_write(key: str, value: str | None) -> bool:
+    """Whether Windows reads the value ``reg add`` writes at ``key`` (``value`` its name, None for the default) as a
+    command line to run: an autostart value or a service's image path (``registry.registry_location``)."""
+    return registry_location(f"{key}\\{value or ''}")[0] in ("autostart", "service_image")
 
 
 _CMD_FLAGS = frozenset("qdasuxy")  # cmd.exe's one-letter switches: echo off, no AutoRun, ANSI, /S quoting, Unicode
@@ -605,7 +603,7 @@ class _Parser:
                         self.process(raw[i][len(option):], None, depth + 1, stored=True)
         elif program == "reg.exe" and args[:1] == ("add",):
             data = value_of("d")
-            if data and autostart_key(args[1] if len(args) > 1 else ""):
+            if data and judged_registry_write(args[1] if len(args) > 1 else "", value_of("v")):
                 self.process(expand_cmd(data, self.user), None, depth + 1, stored=True)
 
     # -------------------------------------------------------------------------------------------------- cmd.exe

@@ -55,31 +55,12 @@ from .commandline import (
     parse_command_line,
     split_argv,
 )
+from .registry import registry_location
 from .timestamps import parse_timestamp
 
 # Folders any user can write to: a binary or autostart payload there is not an installed program.
 USER_WRITABLE_MARKERS = ("\\appdata\\", "\\temp\\", "\\tmp\\", "c:\\users\\public\\", "c:\\programdata\\",
                          "\\downloads\\", "\\desktop\\", "c:\\perflogs\\", "\\$recycle.bin\\", "c:\\windows\\tasks\\")
-
-# Registry keys whose values Windows runs at boot or logon (ATT&CK T1547.001), under HKLM or a user hive,
-# native or WOW64 view.
-_AUTOSTART_KEYS = (
-    "software\\microsoft\\windows\\currentversion\\run",
-    "software\\microsoft\\windows\\currentversion\\runonce",
-    "software\\microsoft\\windows\\currentversion\\runonceex",
-    "software\\microsoft\\windows\\currentversion\\runservices",
-    "software\\microsoft\\windows\\currentversion\\runservicesonce",
-    "software\\microsoft\\windows\\currentversion\\policies\\explorer\\run",
-    "software\\microsoft\\windows nt\\currentversion\\winlogon",
-    "software\\microsoft\\windows nt\\currentversion\\windows",
-)
-_HIVES = (
-    (re.compile(r"^(hklm|hkey_local_machine|\\registry\\machine)(\\|$)"), "hklm\\"),
-    (re.compile(r"^(hkcu|hkey_current_user)(\\|$)"), "hkcu\\"),
-    (re.compile(r"^(hku|hkey_users|\\registry\\user)\\[^\\]+(\\|$)"), "hkcu\\"),  # a user's hive, by SID
-    (re.compile(r"^(hkcr|hkey_classes_root)(\\|$)"), "hkcr\\"),
-)
-
 
 @lru_cache(maxsize=1)
 def _psl() -> PublicSuffixList:
@@ -124,70 +105,6 @@ def windows_path(raw: str | None, user: str = "*") -> str | None:
 def is_user_writable(path: str | None) -> bool:
     """True for a canonical Windows path inside a folder ordinary users can write to."""
     return bool(path) and any(m in path for m in USER_WRITABLE_MARKERS)
-
-
-def autostart_key(path: str) -> tuple[str | None, str]:
-    """(canonical key, value name) of a registry value path; the key is None when it is not an autostart key."""
-    lower = path.strip().lower().replace("/", "\\")
-    lower = re.sub(r"\\+", r"\\", lower).rstrip("\\")
-    for pattern, hive in _HIVES:
-        match = pattern.match(lower)
-        if match:
-            lower = hive + lower[match.end():]
-            break
-    else:
-        return None, ""
-    key, _, value = lower.rpartition("\\")
-    rel = key.split("\\", 1)[1] if "\\" in key else ""
-    rel = rel.replace("software\\wow6432node\\", "software\\")
-    if rel in _AUTOSTART_KEYS:
-        if rel.endswith(("winlogon", "\\windows")) and value not in ("userinit", "shell", "load", "run"):
-            return None, value
-        return rel, value
-    return None, value
-
-
-# Registry places whose values Windows reads as a command to run, or as a switch of its defences.
-_IFEO = "software\\microsoft\\windows nt\\currentversion\\image file execution options\\"
-_SERVICES = "system\\currentcontrolset\\services\\"
-_DEFENDER = ("software\\policies\\microsoft\\windows defender\\", "software\\microsoft\\windows defender\\")
-_LSA = ("system\\currentcontrolset\\control\\lsa", "system\\currentcontrolset\\control\\securityproviders\\wdigest")
-
-
-def registry_location(path: str) -> tuple[str, str, str]:
-    """(kind, canonical key, value name) of a registry value path. ``kind``: ``autostart`` (a Run key or a Winlogon
-    shell value), ``ifeo_debugger`` (Image File Execution Options' Debugger), ``service_image`` (a service's
-    ImagePath or ServiceDll), ``defender`` (Defender's settings or policies), ``lsa`` (LSA and WDigest credential
-    settings), ``other`` (anywhere else in a hive) or ``none`` (in no hive)."""
-    key, value = autostart_key(path)
-    if key is not None:
-        return "autostart", key, value
-    lower = path.strip().lower().replace("/", "\\")
-    lower = re.sub(r"\\+", r"\\", lower).rstrip("\\")
-    for pattern, hive in _HIVES:
-        match = pattern.match(lower)
-        if match:
-            lower = hive + lower[match.end():]
-            break
-    else:
-        return "none", "", ""
-    full, _, value = lower.rpartition("\\")
-    rel = (full.split("\\", 1)[1] if "\\" in full else "").replace("software\\wow6432node\\", "software\\")
-    rel = rel.replace("system\\controlset001\\", "system\\currentcontrolset\\")
-    if rel.startswith(_IFEO) and value in ("debugger",):
-        return "ifeo_debugger", rel, value
-    if rel.startswith(_SERVICES) and value in ("imagepath", "servicedll"):
-        return "service_image", rel, value
-    if (rel + "\\").startswith(_DEFENDER):
-        return "defender", rel, value
-    if rel.startswith(_LSA):
-        return "lsa", rel, value
-    return "other", rel, value
-
-
-def _in_hive(path: str) -> bool:
-    lower = path.strip().lower().replace("/", "\\")
-    return any(pattern.match(lower) for pattern, _ in _HIVES)
 
 
 def has_windows_form(text: str | None) -> bool:

@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import PureWindowsPath
 from typing import Literal
 
-from ..parsing.commandline import SWITCH_DASHES, Invocation, autostart_key
+from ..parsing.commandline import SWITCH_DASHES, Invocation, judged_registry_write
 from ..parsing.normalize import is_user_writable, sanctioned_domain, windows_path
 from ..parsing.urls import find_urls
 from .inventory import INVENTORY, is_internal_ip
@@ -376,8 +376,8 @@ PROGRAMS: dict[str, Program] = {p.image: p for p in (
                   a.endswith(("\\sam", "\\security", "\\system")) for a in inv.args)),
          _form("reg.read", "queries, compares, exports or saves keys", _verb("query", "compare", "export", "save")),
          _form("reg.autostart_value", "writes an autostart value or a service's image path (its command is judged)",
-               lambda inv: inv.args[:1] == ("add",) and len(inv.args) > 1 and autostart_key(inv.args[1])
-               and inv.switch_value("d") is not None)),
+               lambda inv: inv.args[:1] == ("add",) and len(inv.args) > 1 and inv.switch_value("d") is not None
+               and judged_registry_write(inv.args[1], inv.switch_value("v")))),
     _lol("vssadmin.exe",
          _use("vssadmin.delete_shadows", "recovery_inhibition", ("T1490",), "deletes or shrinks shadow copy storage",
               lambda inv, ctx: inv.args[:2] in (("delete", "shadows"), ("resize", "shadowstorage"))),
