@@ -34,7 +34,7 @@ from ..generator import generate
 from ..train.cpu_attacker import ACTIONS, CategoricalAttacker, play
 from ..verifier import VERDICT_RULES
 from ..world.catalog import BENIGN_CLASSES, BUILTINS, CMDLETS, METHODS, PROGRAMS, Cmdlet, Program
-from .rewrites import REWRITES, judge_verdict, recategorised, sweep
+from .rewrites import REWRITES, judge_corpus_event, sweep
 from .sigma_corpus import build_corpus
 
 STAGES = ("stage1_basic", "stage2_multi", "stage3_mixed", "stage4_adversarial")
@@ -89,11 +89,7 @@ def sigma_corpus(progress: Progress | None = None) -> dict[str, Any] | None:
     outcomes: Counter[str] = Counter()
     paid = []
     for item in corpus.items:
-        data = {"category": "software_update", "target_label": "dismiss", "narrative": "",
-                "events": [{**item.event, "log_id": "L1-0"}]}
-        refusal, verdict = judge_verdict(data)
-        if refusal and refusal.startswith("CATEGORY") and verdict:
-            refusal, verdict = judge_verdict(recategorised(data, verdict))
+        refusal, verdict = judge_corpus_event(item.event)
         outcomes[f"refused: {refusal}" if refusal else f"sound: {verdict}"] += 1
         if refusal is None and verdict == "dismiss":
             paid.append(item.title)
@@ -104,12 +100,8 @@ def sigma_corpus(progress: Progress | None = None) -> dict[str, Any] | None:
 
 def attacker_rates(episodes: int, seed: int = 0, progress: Progress | None = None) -> dict[str, Any]:
     """The CPU attacker's crafts against the built-in defender: outcome shares for a uniform choice over its
-    actions and for the committed trained policy (when it loads for this action set)."""
-    policies = {"uniform": CategoricalAttacker()}
-    try:
-        policies["trained"] = CategoricalAttacker.load()
-    except (OSError, ValueError):
-        pass
+    actions and for the committed trained policy."""
+    policies = {"uniform": CategoricalAttacker(), "trained": CategoricalAttacker.load()}
     out: dict[str, Any] = {}
     for name, attacker in policies.items():
         rng, env = np.random.default_rng(seed), OpenSOCEnv(AttackerRun())

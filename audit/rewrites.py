@@ -384,6 +384,17 @@ def recategorised(data: dict, verdict: str) -> dict:
     return {**data, "category": category, "target_label": verdict}
 
 
+def judge_corpus_event(event: dict) -> tuple[str | None, str | None]:
+    """(refusal, verdict) of one real-attack event played alone as a craft claimed benign, as a gaming attacker
+    plays it: re-claimed under a category it depicts when the benign claim is refused for its category."""
+    data = {"category": "software_update", "target_label": "dismiss", "narrative": "",
+            "events": [{**event, "log_id": "L1-0"}]}
+    refusal, verdict = judge_verdict(data)
+    if refusal and refusal.startswith("CATEGORY") and verdict:
+        refusal, verdict = judge_verdict(recategorised(data, verdict))
+    return refusal, verdict
+
+
 def judge_rewrite(original: str, rewritten: dict) -> tuple[str, str | None]:
     """How one rewrite of an incident the verifier judged ``original`` ends: ``("kept", None)``, ``("refused",
     code)`` or ``("flipped", verdict)`` (admitted, uncontested and judged otherwise even when claimed as such)."""

@@ -31,7 +31,7 @@ def main() -> None:
     import opensoc
     from opensoc.adjudication.gate import adjudicate
     from opensoc.adjudication.sigmahq import load_rules
-    from opensoc.audit.rewrites import judge_verdict, recategorised, sweep
+    from opensoc.audit.rewrites import judge_corpus_event, sweep
     from opensoc.audit.sigma_corpus import build_corpus
     from opensoc.env import OpenSOCEnv
     from opensoc.families.runs import AttackerRun
@@ -54,11 +54,7 @@ def main() -> None:
     played: Counter[str] = Counter()
     paid = []
     for item in corpus.items:
-        data = {"category": "software_update", "target_label": "dismiss", "narrative": "",
-                "events": [{**item.event, "log_id": "L1-0"}]}
-        refusal, verdict = judge_verdict(data)
-        if refusal and refusal.startswith("CATEGORY") and verdict:
-            refusal, verdict = judge_verdict(recategorised(data, verdict))
+        refusal, verdict = judge_corpus_event(item.event)
         played[f"refused: {refusal}" if refusal else f"sound: {verdict}"] += 1
         if refusal is None and verdict == "dismiss":
             paid.append(item.title)

@@ -196,7 +196,7 @@ def test_sigma_corpus_is_never_paid_as_benign():
     """One event per SigmaHQ rule, written from the rule alone (outside this project's parsing): as a one-event
     craft claimed benign, each is refused, contested or judged malicious; none is paid as ``dismiss``."""
     from opensoc.adjudication.sigmahq import load_rules, rules_path
-    from opensoc.audit.rewrites import judge_verdict, recategorised
+    from opensoc.audit.rewrites import judge_corpus_event
     from opensoc.audit.sigma_corpus import build_corpus
 
     path = rules_path()
@@ -205,11 +205,7 @@ def test_sigma_corpus_is_never_paid_as_benign():
     corpus = build_corpus(load_rules(path))
     paid = []
     for item in corpus.items:
-        data = {"category": "software_update", "target_label": "dismiss", "narrative": "",
-                "events": [{**item.event, "log_id": "L1-0"}]}
-        refusal, verdict = judge_verdict(data)
-        if refusal and refusal.startswith("CATEGORY") and verdict:
-            refusal, verdict = judge_verdict(recategorised(data, verdict))
+        refusal, verdict = judge_corpus_event(item.event)
         if refusal is None and verdict == "dismiss":
             paid.append(item.title)
     assert len(corpus.items) > 1000 and not paid
