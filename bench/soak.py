@@ -37,6 +37,9 @@ FAMILIES = ("triage", "e1", "investigation")
 
 
 def rss_bytes(pid: int) -> int:
+    """The resident memory of process ``pid``; 0 for no process (``--url``: a server this script did not start)."""
+    if not pid:
+        return 0
     try:
         import psutil
 
@@ -167,7 +170,7 @@ async def drive(url: str, pid: int, args: argparse.Namespace) -> dict:
     samples.append((round(elapsed, 1), soak.done, rss_bytes(pid)))
 
     warm = int(args.warmup * args.episodes)
-    after = [rss for _, done, rss in samples if done >= warm]
+    after = [rss for _, done, rss in samples if done >= warm] if pid else []
     at_warm = after[0] if after else float("nan")
     families = {f: {"episodes": len(v), "p50_ms": round(1000 * statistics.median(v), 1) if v else None,
                     "p99_ms": round(1000 * percentile(v, 0.99), 1), "max_ms": round(1000 * max(v), 1) if v else None}
@@ -182,7 +185,7 @@ async def drive(url: str, pid: int, args: argparse.Namespace) -> dict:
         "hours_for_a_million": round(1_000_000 / (soak.done / elapsed) / 3600, 2),
         "errors": len(soak.errors), "first_errors": soak.errors[:20], "families": families,
         "all_p99_ms": round(1000 * percentile([x for v in soak.latency.values() for x in v], 0.99), 1),
-        "rss_mb": {"start": round(samples[0][2] / 2**20, 1), "after_warmup": round(at_warm / 2**20, 1),
+        "rss_mb": None if not pid else {"start": round(samples[0][2] / 2**20, 1), "after_warmup": round(at_warm / 2**20, 1),
                    "max_after_warmup": round(max(after) / 2**20, 1) if after else None,
                    "final": round(samples[-1][2] / 2**20, 1),
                    "max_over_warmup": round(max(after) / at_warm, 3) if after else None,
@@ -216,9 +219,10 @@ def main() -> int:
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     fam = ", ".join(f"{f} p50/p99 {r['p50_ms']}/{r['p99_ms']} ms" for f, r in results["families"].items())
     rss = results["rss_mb"]
+    memory = ("memory not sampled (--url)" if rss is None else f"rss {rss['after_warmup']} MB after warm-up, max "
+              f"{rss['max_after_warmup']} MB (x{rss['max_over_warmup']}), final {rss['final']} MB")
     print(f"{results['episodes']:,} episodes in {results['seconds']:,} s ({results['episodes_per_s']}/s), "
-          f"{results['errors']} errors; {fam}; rss {rss['after_warmup']} MB after warm-up, max "
-          f"{rss['max_after_warmup']} MB (x{rss['max_over_warmup']}), final {rss['final']} MB")
+          f"{results['errors']} errors; {fam}; {memory}")
     return 0 if results["errors"] == 0 else 1
 
 

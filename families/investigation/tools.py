@@ -12,6 +12,7 @@ the call. Every log id an output shows is reported in ``ToolResult.log_ids``: th
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 from dataclasses import dataclass
@@ -80,9 +81,13 @@ TOOL_ARGS: dict[str, type[StrictModel]] = {
 
 
 def tool_specs() -> list[dict]:
-    """The tools as function-calling specs: name, description and JSON Schema of the arguments."""
-    return [{"name": name, "description": (args.__doc__ or "").strip(), "parameters": args.model_json_schema()}
-            for name, args in TOOL_ARGS.items()]
+    """The tools as function-calling specs: name, description and JSON Schema of the arguments (a fresh copy of
+    specs generated once: generating the schemas cost more than the rest of an investigation step)."""
+    return copy.deepcopy(_TOOL_SPECS)
+
+
+_TOOL_SPECS = [{"name": name, "description": (args.__doc__ or "").strip(), "parameters": args.model_json_schema()}
+               for name, args in TOOL_ARGS.items()]
 
 
 @dataclass(frozen=True)

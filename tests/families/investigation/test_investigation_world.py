@@ -128,6 +128,15 @@ def test_tools_are_documented():
         assert spec["description"] and all(p.get("description") for p in spec["parameters"]["properties"].values())
 
 
+def test_tool_specs_are_the_argument_models_schemas_and_each_caller_gets_its_own():
+    from opensoc.families.investigation.tools import TOOL_ARGS
+
+    specs = tool_specs()
+    assert [s["parameters"] for s in specs] == [args.model_json_schema() for args in TOOL_ARGS.values()]
+    specs[0]["parameters"]["properties"].clear()  # a caller that edits its copy changes nobody else's
+    assert tool_specs()[0]["parameters"]["properties"]
+
+
 @pytest.mark.slow
 def test_baselines_investigate():
     scripted, oracle, dismiss = [], [], []
