@@ -179,3 +179,8 @@ def test_the_readme_self_play_figures_are_the_committed_run():
     last_defender = [row[-1]["rate"] for row in run["cross_play"]]  # rows: attackers; columns: defenders
     low, high = min(last_defender), max(last_defender)
     assert f"to {low:.1%}–{high:.1%}" in section and run["replay_pool_sound"] and run["sigmahq_rules"] > 0
+    # The defender's hold-out accuracy never falls round over round, and the README shows every round's.
+    series = [run["initial_holdout"]["accuracy"]["rate"], *(r["holdout"]["accuracy"]["rate"] for r in run["rounds"])]
+    assert series == sorted(series)
+    assert ", ".join(f"{x:.1%}" for x in series[1:-1]) + " in between, never lower than the round before" in section
+

@@ -9,7 +9,8 @@ scored there and the sound ones enter the run's replay pool. Then the defender t
 the curriculum, where a share of its incidents are stage-4 episodes that replay the pool and a share are crafts of
 earlier rounds' attackers (the pool keeps only the newest). The update is gated on a validation set that no training,
 evaluation or hold-out uses (curriculum incidents of every stage, and sound crafts of the round's attacker, all on
-seeds held back for it): accepted when not below the previous defender on each part, else retried at half the learning
+seeds held back for it): accepted when not below the previous defender on each part and when it answers none of the
+curriculum incidents worse than the previous defender did, else retried at half the learning
 rate, else the previous weights are kept. The two roles are separate policies, and every round's pair is kept
 (``policies/``).
 
@@ -108,13 +109,17 @@ class SelfPlayConfig:
     # Share of the round's incidents crafted by an earlier round's attacker (fictitious play): the pool keeps only
     # the newest crafts, and a defender trained on them alone forgets how earlier attackers won.
     archive_share: float = 0.25
-    # The defender's gate, on a validation set no training, evaluation or hold-out uses: each round's update must not
-    # score below the previous defender on the curriculum incidents nor on the round attacker's sound crafts
-    # (accuracy, then mean reward); otherwise it is retried at half the learning rate, up to ``max_halvings`` times,
-    # and failing that the previous weights are kept.
+    # The defender's gate, on a validation set no training, evaluation or hold-out uses: each round's update is fitted
+    # at the learning rate and at up to ``max_halvings`` halvings of it; a candidate is admissible when not below the
+    # previous defender on the curriculum incidents nor on the round attacker's sound crafts (accuracy, then mean
+    # reward); when none is, the previous weights are kept.
     validation_per_task: int = 250
     validation_crafts: int = 200  # the round's attacker's crafts; only the sound ones are shown to a defender
-    max_halvings: int = 2
+    max_halvings: int = 3
+    # Churn control: every halving is tried, and of the candidates not below the previous defender the one answering
+    # the fewest curriculum incidents worse is kept; training targets on the curriculum incidents the previous
+    # defender answers right lean ``anchor_weight`` towards its own policy.
+    anchor_weight: float = 0.5
     # Measurement: crafts per attacker for every figure and every cross-play cell.
     eval_episodes: int = 400
 
@@ -276,20 +281,46 @@ class CpuLeague:
                     + (round_ - 1) * c.defender_incidents + n)
             incidents.append((task, seed, task == POOL_TASK, None))
         assert isinstance(defender, LinearDefender), defender
-        targets = self._targets(incidents, f"defender r{round_}")
+        targets = self._anchored(self._targets(incidents, f"defender r{round_}"), incidents, defender.weights)
         crafts = self._validation_crafts(round_)
         previous = self.validate(defender, crafts)
         candidates: list[dict[str, Validation]] = []
+        fitted: list[LinearDefender] = []
+        worse: list[int] = []
         for halvings in range(c.max_halvings + 1):
             rate = c.defender_learning_rate / 2 ** halvings
-            candidate = LinearDefender(self._fit(LinearPolicy(defender.weights.W.copy()), targets, rate), f"defender_r{round_}")
-            candidates.append(self.validate(candidate, crafts))
-            if all(candidates[-1][part].not_below(score) for part, score in previous.items()):
-                decision = "accepted" + (f" after {halvings} halving{'s' * (halvings > 1)}" if halvings else "")
-                self.updates[round_] = DefenderUpdate(decision, halvings, rate, previous, candidates)
-                return candidate
-        self.updates[round_] = DefenderUpdate("kept", c.max_halvings, None, previous, candidates)
-        return LinearDefender(LinearPolicy(defender.weights.W.copy()), f"defender_r{round_}")
+            fitted.append(LinearDefender(self._fit(LinearPolicy(defender.weights.W.copy()), targets, rate),
+                                         f"defender_r{round_}"))
+            candidates.append(self.validate(fitted[-1], crafts))
+            worse.append(candidates[-1]["curriculum"].worse_than(previous["curriculum"]))
+        admissible = [h for h, scores in enumerate(candidates)
+                      if all(scores[part].not_below(score) for part, score in previous.items())]
+        if not admissible:
+            self.updates[round_] = DefenderUpdate("kept", c.max_halvings, None, previous, candidates, worse)
+            return LinearDefender(LinearPolicy(defender.weights.W.copy()), f"defender_r{round_}")
+        # The admissible candidate that answers the fewest curriculum incidents worse (churn: what a gain on the
+        # crafts costs elsewhere), then the one that catches the most crafts, then the larger step.
+        halvings = min(admissible, key=lambda h: (worse[h], -candidates[h]["crafts"].accuracy.k, h))
+        decision = "accepted" + (f" after {halvings} halving{'s' * (halvings > 1)}" if halvings else "")
+        self.updates[round_] = DefenderUpdate(decision, halvings, c.defender_learning_rate / 2 ** halvings, previous,
+                                              candidates, worse)
+        return fitted[halvings]
+
+    def _anchored(self, targets: list[tuple[np.ndarray, np.ndarray] | None], incidents: Sequence[Incident],
+                  previous: LinearPolicy) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """On each curriculum incident (no craft, no replay of the pool) that the previous defender answers right,
+        the target moves ``anchor_weight`` of the way to the previous defender's own policy (distillation towards
+        the model being replaced, a standard way to cut prediction churn): the update learns the new crafts without
+        re-deciding what the defender already got right."""
+        a = self.config.anchor_weight
+        out = list(targets)
+        for i, (target, (_, _, replay, crafted)) in enumerate(zip(targets, incidents, strict=True)):
+            if a and target is not None and not replay and crafted is None:
+                x, q = target
+                old = previous.probs(x)
+                if int(np.argmax(old)) == int(np.argmax(q)):
+                    out[i] = (x, (1 - a) * q + a * old)
+        return out
 
     def defender_update(self, round_: int) -> DefenderUpdate | None:
         return self.updates.get(round_)

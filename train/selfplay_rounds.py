@@ -309,35 +309,51 @@ def evasion(bouts: Sequence[Bout]) -> Rate:
 @dataclass
 class Validation:
     """A defender on one part of a validation set (never the frozen hold-out): accuracy, and mean reward to break
-    ties."""
+    ties. ``rewards`` keeps each item's reward, in the part's order, to compare two defenders item by item (it is
+    not written out: ``SelfPlayResult.to_json`` leaves it)."""
 
     accuracy: Rate
     mean_reward: float
+    rewards: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def of(cls, correct: Sequence[bool], rewards: Sequence[float]) -> Validation:
-        return cls(Rate.of(sum(correct), len(correct)), round(float(np.mean(rewards)), 6) if len(rewards) else 0.0)
+        return cls(Rate.of(sum(correct), len(correct)), round(float(np.mean(rewards)), 6) if len(rewards) else 0.0,
+                   tuple(float(r) for r in rewards))
 
     def not_below(self, other: Validation) -> bool:
         """Accuracy at least ``other``'s, and on equal accuracy a mean reward at least ``other``'s."""
         mine, theirs = self.accuracy.k * other.accuracy.n, other.accuracy.k * self.accuracy.n  # k/n, exactly
         return mine > theirs or (mine == theirs and self.mean_reward >= other.mean_reward)
 
+    def worse_than(self, other: Validation) -> int:
+        """How many items this defender answers for a lower reward than ``other`` did (the same items, in order)."""
+        if len(self.rewards) != len(other.rewards):
+            raise ValueError(f"{len(self.rewards)} items against {len(other.rewards)}: not the same validation part")
+        return sum(mine < theirs - 1e-9 for mine, theirs in zip(self.rewards, other.rewards, strict=True))
+
     def __str__(self) -> str:
         return f"{self.accuracy.rate:.1%} {self.mean_reward:+.3f}"
+
+
+def _without_item_rewards(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``asdict``'s dict factory: every field but a ``Validation``'s per-item rewards."""
+    return {k: v for k, v in pairs if k != "rewards"}
 
 
 @dataclass
 class DefenderUpdate:
     """How a round's defender was decided: each candidate (trained from the previous weights at the learning rate
-    halved ``halvings`` times) is scored on every validation part, and the first that is not below the previous
-    defender on each part is accepted; when none is, the previous weights are kept."""
+    halved 0, 1, ... times) is scored on every validation part; of those not below the previous defender on each
+    part, the one that answers the fewest curriculum incidents worse than the previous defender is accepted
+    (``halvings`` names it); when none is admissible, the previous weights are kept."""
 
     decision: str  # "accepted", "accepted after k halvings" or "kept"
-    halvings: int  # halvings before the accepted candidate; when kept, the halvings tried
+    halvings: int  # the accepted candidate's halvings of the learning rate; when kept, the most tried
     learning_rate: float | None  # the accepted candidate's; None when kept
     previous: dict[str, Validation]  # part -> the previous defender's score
     candidates: list[dict[str, Validation]]  # each candidate's, in the order tried
+    worse: list[int] = field(default_factory=list)  # each candidate's curriculum items answered worse than before
 
     @property
     def kept(self) -> bool:
@@ -346,7 +362,7 @@ class DefenderUpdate:
     @property
     def chosen(self) -> dict[str, Validation]:
         """The new defender's scores: the accepted candidate's, or the previous defender's when kept."""
-        return self.previous if self.kept else self.candidates[-1]
+        return self.previous if self.kept else self.candidates[self.halvings]
 
     def summary(self) -> str:
         """Each part's accuracy and mean reward, the previous defender's → the new one's."""
@@ -388,7 +404,7 @@ class SelfPlayResult:
     sigmahq_rules: int = 0  # SigmaHQ rules contesting the crafts ($OPENSOC_SIGMAHQ_RULES); 0: OpenSOC's own only
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=False) + "\n"
+        return json.dumps(asdict(self, dict_factory=_without_item_rewards), indent=1, sort_keys=False) + "\n"
 
     @property
     def holdout_series(self) -> list[float]:
@@ -499,9 +515,12 @@ def markdown(result: SelfPlayResult) -> str:
     if any(r.defender_update for r in result.rounds):
         lines += ["", "Defender update: each round's new weights are scored on a validation set held back from all "
                   "training and evaluation (curriculum incidents of every stage, and sound crafts of the round's "
-                  "attacker), and accepted only when not below the previous defender on each part (accuracy, then mean "
-                  "reward); otherwise training is retried at half the learning rate, and failing that the previous "
-                  "weights are kept. The frozen hold-out decides nothing."]
+                  "attacker). The update is fitted at the learning rate and at each halving of it; of the candidates not "
+                  "below the previous defender on each part (accuracy, then mean reward), the one that answers the "
+                  "fewest curriculum incidents for a lower reward than the previous defender did is accepted, and "
+                  "when none is, the previous weights are kept. Training targets on curriculum incidents the "
+                  "previous defender answers right lean towards its own answer (distillation, against churn). The "
+                  "frozen hold-out decides nothing."]
     n = len(result.cross_play)
     lines += ["", "Cross-play: evasion rate of each round's attacker (rows) against each round's defender (columns); "
               "attacker 0 is untrained, defender 0 trained on the curriculum alone. Cell (r, r-1) is the round's own "

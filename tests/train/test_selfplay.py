@@ -40,11 +40,16 @@ def test_each_defender_update_is_decided_on_validation(tiny_run):
         assert u is not None and u is league.updates[r.round]
         assert set(u.previous) == {"curriculum", "crafts"} and all(set(c) == set(u.previous) for c in u.candidates)
         assert u.previous["curriculum"].accuracy.n == TINY.validation_per_task * 4
-        if u.kept:  # every candidate tried, none good enough: the previous weights stay
-            assert len(u.candidates) == TINY.max_halvings + 1 and u.learning_rate is None
+        # Every halving is tried; each candidate's churn is how many curriculum items it answers worse.
+        assert len(u.candidates) == len(u.worse) == TINY.max_halvings + 1
+        assert u.worse == [c["curriculum"].worse_than(u.previous["curriculum"]) for c in u.candidates]
+        admissible = [h for h, c in enumerate(u.candidates) if all(c[p].not_below(s) for p, s in u.previous.items())]
+        if u.kept:  # no candidate good enough: the previous weights stay
+            assert not admissible and u.learning_rate is None
             assert (defenders[r.round].weights.W == defenders[r.round - 1].weights.W).all()
-        else:  # the candidate accepted is the last tried, at the learning rate halved that many times
-            assert len(u.candidates) == u.halvings + 1
+        else:  # the admissible candidate with the least churn, at the learning rate halved that many times
+            assert u.halvings in admissible and u.worse[u.halvings] == min(u.worse[h] for h in admissible)
+            assert u.chosen is u.candidates[u.halvings]
             assert u.learning_rate == TINY.defender_learning_rate / 2 ** u.halvings
             assert u.decision == ("accepted" if not u.halvings else f"accepted after {u.halvings} halving"
                                   + "s" * (u.halvings > 1))
@@ -109,3 +114,28 @@ def test_wilson_interval():
     lo, hi = wilson(8, 10)
     assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
     assert str(Rate.of(1, 4)) == "25.0% [4.6%, 69.9%]"
+
+
+def test_training_targets_lean_towards_the_previous_defender_only_where_it_was_right():
+    import numpy as np
+
+    from opensoc.incidents.features import DIM
+    from opensoc.incidents.linear_policy import LinearPolicy
+    from opensoc.train.cpu_selfplay import CpuLeague
+
+    league = CpuLeague(TINY, show_progress=False)
+    previous = LinearPolicy(np.zeros((5, DIM), dtype=np.float32))
+    previous.W[2, 0] = 3.0  # answers action 2 wherever feature 0 is set
+    x = np.zeros(DIM, dtype=np.float32)
+    x[0] = 1.0
+    right, wrong = np.eye(5)[2] * 0.9 + 0.02, np.eye(5)[4] * 0.9 + 0.02
+    incidents = [("stage1_basic", 1, False, None), ("stage1_basic", 2, False, None),
+                 ("stage4_adversarial", 3, True, None), ("stage2_multi", 4, False, {"a": "craft"}),
+                 ("stage1_basic", 5, False, None)]
+    targets = [(x, right), (x, wrong), (x, right), (x, right), None]
+    anchored = league._anchored(targets, incidents, previous)
+    a = TINY.anchor_weight
+    assert 0 < a < 1 and np.allclose(anchored[0][1], (1 - a) * right + a * previous.probs(x))
+    assert anchored[0][1].sum() == pytest.approx(1.0) and np.argmax(anchored[0][1]) == 2
+    # Where the previous defender was wrong, on the pool's replays and on crafts, the target is the reward's alone.
+    assert anchored[1][1] is wrong and anchored[2][1] is right and anchored[3][1] is right and anchored[4] is None
