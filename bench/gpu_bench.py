@@ -3,7 +3,8 @@
 For each model shape (Qwen2.5-0.5B and -3B, randomly initialised from a config, bf16, on CUDA; ``--smoke``: a tiny
 shape in float32 on the CPU): a few steps of ``run_sft`` and of ``run_grpo`` on stage 1 (and, at 3B, stage 4, the
 longest prompts) at the stage configs' batch shape, then greedy generation through ``HFPolicy`` and a hold-out
-evaluation through ``opensoc eval --policy hf``; then ``opensoc train scratch``, scaled by the arguments after
+evaluation through ``opensoc eval --policy hf``, and (0.5B) one round of the LLM self-play, both roles through
+TRL on one run (``opensoc.train.selfplay``); then ``opensoc train scratch``, scaled by the arguments after
 ``--``. It writes one JSON file: seconds per SFT and GRPO step, generation tokens/s, peak GPU memory per phase, the
 evaluation's and the scratch run's results, and every phase's failure or skip with its reason. Nothing is
 downloaded: the tokenizer is the 4,096-token BPE the smoke tests build from the SFT set (tests/support/tiny_lm.py), so prompts
@@ -56,14 +57,23 @@ class Plan:
     eval_new_tokens: int = 128
     generation_prompts: int = 64
     eval_shapes: tuple[str, ...] = ()  # shapes evaluated through opensoc eval (a 3B save alone is 6 GB)
+    only: tuple[str, ...] = ()  # run only these phases of each shape, and no scratch run (empty: every phase)
+    selfplay_shapes: tuple[str, ...] = ()  # shapes that play the LLM self-play
+    selfplay_rounds: int = 1
+    selfplay_steps: int = 1  # GRPO steps per role and round
+    selfplay_eval_episodes: int = 16  # crafts per attacker for each self-play figure
     budget_s: float = 420.0
 
 
 GPU = Plan(device="cuda", shapes=("qwen2.5-0.5b", "qwen2.5-3b"), sft_steps=4, grpo_steps=2,
            grpo_stage4_steps={"qwen2.5-3b": 1}, eval_shapes=("qwen2.5-0.5b",))
+# The self-play check (--selfplay): its own 8 minutes, since the measurements above fill theirs.
+GPU_SELFPLAY = Plan(device="cuda", shapes=("qwen2.5-0.5b",), sft_steps=0, grpo_steps=0, only=("selfplay",),
+                    selfplay_shapes=("qwen2.5-0.5b",), selfplay_rounds=2, selfplay_steps=2)
 SMOKE = Plan(device="cpu", shapes=("smoke",), sft_steps=2, grpo_steps=1, grpo_stage4_steps={"smoke": 1},
              sft_batch=(2, 1), prompts_per_step=2, generations=2, completion_tokens=8, eval_limit=1, eval_new_tokens=8,
-             generation_prompts=4, eval_shapes=("smoke",), budget_s=240.0)
+             generation_prompts=4, eval_shapes=("smoke",), selfplay_shapes=("smoke",), selfplay_eval_episodes=2,
+             budget_s=300.0)
 
 
 class Budget:
@@ -190,6 +200,38 @@ def evaluation_phase(shape: str, tokenizer, plan: Plan, work: Path) -> dict:
             "format_violation_rate": result["overall"]["format_violation_rate"], "generation": result["generation"]}
 
 
+def selfplay_phase(shape: str, tokenizer, plan: Plan, work: Path) -> dict:
+    """``plan.selfplay_rounds`` rounds of the LLM self-play (``opensoc.train.selfplay``): each round GRPO trains the
+    attacker's adapter in ``self_play`` episodes against the defender model, then the defender's on the run's replay
+    pool, each role a model of ``shape`` with adapters of its own, on one run; then every figure and the cross-play
+    matrix (the run's ``selfplay.md`` is kept in the results, so it comes back with them)."""
+    from opensoc.train.selfplay import run_llm_selfplay
+
+    out = work / shape / "selfplay"
+    steps = dict(kind="grpo", max_steps=plan.selfplay_steps, train_examples=plan.prompts_per_step * plan.selfplay_steps,
+                 per_device_train_batch_size=plan.generations, gradient_accumulation_steps=plan.prompts_per_step,
+                 num_generations=plan.generations, max_completion_length=plan.completion_tokens)
+    defender = _stage(plan, out, name="defender", task="stage4_adversarial", **steps)
+    attacker = _stage(plan, out, name="attacker", role="attacker", task="stage2_multi", **steps)
+    devices: set[str] = set()
+
+    def models(role: str):
+        model = _model(shape, tokenizer, plan)
+        devices.add(str(next(model.parameters()).device))
+        return model, tokenizer
+
+    result = run_llm_selfplay(defender, attacker, plan.selfplay_rounds, out, models=models,
+                              eval_episodes=plan.selfplay_eval_episodes, max_new_tokens=plan.completion_tokens,
+                              show_progress=False)
+    pool_sound = result.replay_pool_sound is True and result.rounds[-1].pool_size == sum(r.pool_added for r in result.rounds)
+    return {"rounds": [{"round": r.round, "training_crafts": r.training.n, "training_outcomes": dict(r.training.by_outcome),
+                        "evasion": str(r.evasion), "evasion_after": str(r.evasion_after),
+                        "holdout_accuracy": r.holdout["accuracy"]["rate"]} for r in result.rounds],
+            "grpo_steps_per_role": plan.selfplay_steps, "initial_evasion": str(result.initial_evasion),
+            "pool_sound": pool_sound, "cross_play": [[str(c) for c in row] for row in result.cross_play],
+            "selfplay_md": (out / "selfplay.md").read_text(encoding="utf-8"), "peak_gib": _peak_gib(plan), "device": ",".join(sorted(devices))}
+
+
 def scratch_phase(args: list[str], out: Path, timeout_s: float) -> dict:
     """``opensoc train scratch`` with ``args``; its results.json is read from ``out``."""
     start = time.monotonic()
@@ -215,12 +257,21 @@ def _run(results: dict, key: str, budget: Budget, need_s: float, fn, *args) -> N
 
 
 # Rough seconds each phase needs on one H200 (from the H100 figures), so a phase that cannot finish is not started.
-NEED_S = {"qwen2.5-0.5b": {"sft": 20, "grpo_stage1": 40, "generation": 15, "eval": 40},
+# The self-play round is an estimate from its parts (two GRPO steps, about 700 greedy answers for the hold-out and
+# the matrix): no GPU has run it yet.
+NEED_S = {"qwen2.5-0.5b": {"sft": 20, "grpo_stage1": 40, "generation": 15, "eval": 40, "selfplay": 110},
           "qwen2.5-3b": {"sft": 45, "grpo_stage1": 110, "grpo_stage4": 80, "generation": 30}}
 
 
 def phases(shape: str, tokenizer, plan: Plan, work: Path):
-    """(name, function, arguments) of each phase of one shape, in order; the evaluation reads the SFT adapter."""
+    """(name, function, arguments) of each phase of one shape, in order (``plan.only``: those alone); the evaluation
+    reads the SFT adapter."""
+    for name, fn, args in _phases(shape, tokenizer, plan, work):
+        if not plan.only or name in plan.only:
+            yield name, fn, args
+
+
+def _phases(shape: str, tokenizer, plan: Plan, work: Path):
     yield "sft", sft_phase, (shape, tokenizer, plan, work)
     yield "grpo_stage1", grpo_phase, (shape, "stage1_basic", plan.grpo_steps, tokenizer, plan, work)
     if plan.grpo_stage4_steps.get(shape):
@@ -229,6 +280,8 @@ def phases(shape: str, tokenizer, plan: Plan, work: Path):
     yield "generation", generation_phase, (shape, tokenizer, plan)
     if shape in plan.eval_shapes:
         yield "eval", evaluation_phase, (shape, tokenizer, plan, work)
+    if shape in plan.selfplay_shapes:
+        yield "selfplay", selfplay_phase, (shape, tokenizer, plan, work)
 
 
 def measure(plan: Plan, work: Path, scratch_args: list[str], scratch_out: Path) -> dict:
@@ -244,7 +297,7 @@ def measure(plan: Plan, work: Path, scratch_args: list[str], scratch_out: Path) 
         for name, fn, args in phases(shape, tokenizer, plan, work):
             _reset_peak(plan)
             _run(done, f"{shape}/{name}", budget, NEED_S.get(shape, {}).get(name, 0), fn, *args)
-    if scratch_args:
+    if scratch_args and not plan.only:
         _run(done, "scratch", budget, 60 if plan.device == "cuda" else 0, scratch_phase, scratch_args, scratch_out,
              max(budget.left(), 1))
     return results
@@ -269,13 +322,14 @@ def verdict(results: dict, plan: Plan) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU (what the test suite runs)")
+    parser.add_argument("--selfplay", action="store_true", help="on CUDA, the LLM self-play alone (its own 8 minutes)")
     parser.add_argument("--out", type=Path, required=True, help="the JSON file to write")
     parser.add_argument("--work", type=Path, required=True, help="a scratch folder for models and runs")
     parser.add_argument("--scratch-out", type=Path, required=True, help="where the scratch arguments write")
     parser.add_argument("--budget-s", type=float, help="seconds for all phases (default: the mode's)")
     parser.add_argument("scratch_args", nargs="*", help="after --: the arguments of opensoc train scratch")
     args = parser.parse_args()
-    plan = SMOKE if args.smoke else GPU
+    plan = SMOKE if args.smoke else GPU_SELFPLAY if args.selfplay else GPU
     if args.budget_s:
         plan = Plan(**{**plan.__dict__, "budget_s": args.budget_s})
     if plan.device == "cuda":

@@ -5,11 +5,15 @@
 #      stage configs' 8 prompts x 8 generations), greedy generation, and a hold-out evaluation through
 #      `opensoc eval --policy hf`, asserting that CUDA was used (bench/gpu_bench.py),
 #   3. runs `opensoc train scratch` scaled up (the arguments in the block below),
-# and writes bench/gpu_results.json (and copies it to $OUT when that is set).
+# and writes bench/gpu_results.json (and copies it to $OUT when that is set). With --selfplay it runs instead, in its
+# own 8 minutes, two rounds of the LLM self-play at the 0.5B shape (python -m opensoc.train.selfplay's rounds: both
+# roles through TRL, separate adapters, one run) and writes bench/gpu_selfplay_results.json.
 #
 #   bash scripts/gpu_check.sh --download-wheels   # first, on a machine that reaches PyPI: fills .whl/ (git-ignored)
 #   bash scripts/gpu_check.sh                     # then on the GPU machine, with .whl/ carried along
-#   bash scripts/gpu_check.sh --smoke [--out FILE] # the same path on the CPU with tiny sizes (the test suite runs it)
+#   bash scripts/gpu_check.sh --selfplay          # the LLM self-play check, on the GPU machine
+#   bash scripts/gpu_check.sh --smoke [--out FILE] # every phase, self-play included, on the CPU with tiny sizes (the
+#                                                  # test suite runs it)
 #
 # Exit status: 0 all phases ran (on CUDA unless --smoke); 2 no CUDA device or no wheels; 4 a phase failed or did not
 # fit.
@@ -38,8 +42,9 @@ out=""
 case "${1:-}" in
     --download-wheels) mode=download ;;
     --smoke) mode=smoke; [[ "${2:-}" == "--out" ]] && out=${3:?--out needs a file} ;;
+    --selfplay) mode=selfplay ;;
     "") ;;
-    *) echo "usage: $0 [--download-wheels | --smoke [--out FILE]]" >&2; exit 64 ;;
+    *) echo "usage: $0 [--download-wheels | --selfplay | --smoke [--out FILE]]" >&2; exit 64 ;;
 esac
 
 if [[ $mode == download ]]; then
@@ -79,9 +84,16 @@ work=/tmp/gpu_check
 rm -rf "$work"
 status=0
 # 8 minutes in all: the phases' budget leaves time for the install, the start and a margin.
-timeout 460 "$python" bench/gpu_bench.py --out bench/gpu_results.json --work "$work/runs" --scratch-out "$work/scratch" \
-    --budget-s 420 -- --out "$work/scratch" "${SCRATCH_GPU_ARGS[@]}" || status=$?
-if [[ -n "${OUT:-}" && -f bench/gpu_results.json ]]; then
-    cp bench/gpu_results.json "$OUT/"
+if [[ $mode == selfplay ]]; then
+    results=bench/gpu_selfplay_results.json
+    timeout 460 "$python" bench/gpu_bench.py --selfplay --out "$results" --work "$work/runs" \
+        --scratch-out "$work/scratch" --budget-s 420 || status=$?
+else
+    results=bench/gpu_results.json
+    timeout 460 "$python" bench/gpu_bench.py --out "$results" --work "$work/runs" --scratch-out "$work/scratch" \
+        --budget-s 420 -- --out "$work/scratch" "${SCRATCH_GPU_ARGS[@]}" || status=$?
+fi
+if [[ -n "${OUT:-}" && -f $results ]]; then
+    cp "$results" "$OUT/"
 fi
 exit "$status"

@@ -37,6 +37,12 @@ def test_the_smoke_run_measures_every_phase_through_the_project_s_entry_points(t
     assert generation["device"] == "cpu" and generation["new_tokens"] > 0 and generation["tokens_per_s"] > 0
     evaluation = phases["smoke/eval"]  # opensoc eval --policy hf, one hold-out item per stage
     assert evaluation["items"] == 4 and evaluation["generation"]["device"] == "cpu"
+    selfplay = phases["smoke/selfplay"]  # one round of the LLM self-play: both roles through TRL on one run
+    assert selfplay["device"] == "cpu" and selfplay["pool_sound"] is True
+    (round1,) = selfplay["rounds"]
+    assert round1["training_crafts"] > 0 and sum(round1["training_outcomes"].values()) == round1["training_crafts"]
+    assert [len(row) for row in selfplay["cross_play"]] == [2, 2] and selfplay["cross_play"][1][0] == round1["evasion"]
+    assert "Cross-play" in selfplay["selfplay_md"]
     assert done.returncode == 0, done.stderr
     assert results["incomplete"] == []
     scratch = phases["scratch"]["results"]  # opensoc train scratch at its smallest, every stage-1 hold-out item
@@ -48,5 +54,7 @@ def test_a_gpu_run_without_cuda_fails_at_once():
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA device")
-    done = subprocess.run(["bash", str(SCRIPT)], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "no CUDA device here" in done.stderr
+    for mode in ([], ["--selfplay"]):
+        done = subprocess.run(["bash", str(SCRIPT), *mode], cwd=REPO, env=ENV, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 2 and "no CUDA device here" in done.stderr, mode
