@@ -184,3 +184,21 @@ def test_the_readme_self_play_figures_are_the_committed_run():
     assert series == sorted(series)
     assert ", ".join(f"{x:.1%}" for x in series[1:-1]) + " in between, never lower than the round before" in section
 
+
+def test_the_readme_public_use_section_is_the_benchmark_files():
+    soak = json.loads((REPO / "bench" / "soak_results.json").read_text())
+    memory = json.loads((REPO / "bench" / "hardening_results.json").read_text())["memory"]
+    readme = (REPO / "README.md").read_text()
+    section = re.sub(r"\s+", " ", readme[readme.index("## Running it in public"):readme.index("## Documentation")])
+    families, rss = soak["families"], soak["rss_mb"]
+    assert f"A soak of {soak['episodes']:,} WebSocket episodes" in section and soak["errors"] == 0
+    assert (f"{soak['errors']} errors in {soak['seconds']:,.0f} s ({soak['episodes_per_s']} episodes/s); p99 per "
+            f"episode {families['triage']['p99_ms']} ms for triage, {families['e1']['p99_ms']} ms for E1, "
+            f"{families['investigation']['p99_ms']:,.0f} ms for an investigation") in section
+    assert f"{rss['after_warmup']:,.0f} MB once the warm-up" in section and f"at most {rss['max_after_warmup']:,.0f} MB" in section
+    idle, store, runs = memory["idle_mb"], memory["store_full_4096_mb"], memory["plus_8_runs_of_512_mb"]
+    assert (f"adds to the {idle:,.0f} MB of a warm server: 4,096 HTTP episodes holding the largest plausible craft "
+            f"+{store - idle:,.0f} MB, 8 runs' replay pools of 512 such crafts +{runs - store:,.0f} MB") in section
+    sessions = json.loads((REPO / "bench" / "session_memory_results.json").read_text())
+    assert (sessions["sessions"] == 256 and sessions["tool_calls"] == 15
+            and f"256 WebSocket sessions each in an investigation after 15 tool calls +{sessions['rss_mb']['added']:,.0f} MB" in section)
