@@ -10,7 +10,8 @@ Every cache the server keeps is bounded, and fresh triage incidents fill the lar
 incidents) within the warm-up, so memory measured after it is what a server on fresh work settles at. It counts errors (an error frame, a closed session, a timeout), the latency of each episode by family,
 and samples the server's resident memory (psutil if installed, else /proc) every ``--sample-s`` seconds; memory is
 compared with its value once ``--warmup`` of the episodes are done (the caches are full by then). Results go to
-``bench/soak_results.json`` (or ``--out``) with the machine and the date.
+``bench/soak_results.json`` (or ``--out``) with the machine and the date, and the figures so far every
+``--checkpoint-s`` seconds (``complete``: false until the last episode), so a run cut short still leaves them.
 
     python bench/soak.py [--episodes 100000] [--sessions 16] [--group 8] [--warmup 0.3]
 """
@@ -148,6 +149,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def drive(url: str, pid: int, args: argparse.Namespace) -> dict:
+    """Run the soak; every ``--checkpoint-s`` seconds the figures so far are written to ``--out`` (``complete``:
+    false), so a run cut short still leaves what it measured."""
     import websockets
 
     soak = Soak(url, args.episodes, args.group)
@@ -155,6 +158,7 @@ async def drive(url: str, pid: int, args: argparse.Namespace) -> dict:
     start = time.perf_counter()
 
     async def sample() -> None:
+        last_checkpoint = time.perf_counter()
         while True:
             samples.append((round(time.perf_counter() - start, 1), soak.done, rss_bytes(pid)))
             await asyncio.sleep(args.sample_s)  # the sampling period, not synchronisation
@@ -162,13 +166,29 @@ async def drive(url: str, pid: int, args: argparse.Namespace) -> dict:
                 rate = soak.done / (time.perf_counter() - start)
                 print(f"{soak.done:,} episodes, {rate:.0f}/s, rss {samples[-1][2] / 2**20:.0f} MB, "
                       f"{len(soak.errors)} errors", flush=True)
+            if args.checkpoint_s and time.perf_counter() - last_checkpoint >= args.checkpoint_s:
+                last_checkpoint = time.perf_counter()
+                write(args.out, summarize(soak, samples, time.perf_counter() - start, pid, args, complete=False))
 
     sampler = asyncio.create_task(sample())
     await asyncio.gather(*(soak.session(websockets) for _ in range(args.sessions)))
     elapsed = time.perf_counter() - start
     sampler.cancel()
     samples.append((round(elapsed, 1), soak.done, rss_bytes(pid)))
+    return summarize(soak, samples, elapsed, pid, args, complete=True)
 
+
+def write(path: Path, results: dict) -> None:
+    """``results`` as JSON at ``path``, replaced whole (a reader never sees half a file)."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(results, indent=1) + "\n")
+    partial.replace(path)
+
+
+def summarize(soak: Soak, samples: list[tuple[float, int, int]], elapsed: float, pid: int, args: argparse.Namespace,
+              complete: bool) -> dict:
+    """The figures of ``soak`` so far: errors, latency per family, memory against its value after the warm-up."""
+    samples = list(samples)
     warm = int(args.warmup * args.episodes)
     after = [rss for _, done, rss in samples if done >= warm] if pid else []
     at_warm = after[0] if after else float("nan")
@@ -179,10 +199,11 @@ async def drive(url: str, pid: int, args: argparse.Namespace) -> dict:
     return {
         "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
                     "python": platform.python_version()},
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "episodes": soak.done, "sessions": args.sessions, "group": args.group, "seconds": round(elapsed, 1),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "complete": complete, "episodes": soak.done, "planned_episodes": args.episodes, "sessions": args.sessions,
+        "group": args.group, "seconds": round(elapsed, 1),
         "episodes_per_s": round(soak.done / elapsed, 1),
-        "hours_for_a_million": round(1_000_000 / (soak.done / elapsed) / 3600, 2),
+        "hours_for_a_million": round(1_000_000 / (soak.done / elapsed) / 3600, 2) if soak.done else None,
         "errors": len(soak.errors), "first_errors": soak.errors[:20], "families": families,
         "all_p99_ms": round(1000 * percentile([x for v in soak.latency.values() for x in v], 0.99), 1),
         "rss_mb": None if not pid else {"start": round(samples[0][2] / 2**20, 1), "after_warmup": round(at_warm / 2**20, 1),
@@ -205,6 +226,8 @@ def main() -> int:
     parser.add_argument("--url", help="an already running server (its memory is not sampled)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "soak_results.json")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--checkpoint-s", type=float, default=600.0, help="write the figures so far this often "
+                        "(0: only at the end)")
     args = parser.parse_args()
 
     port = _free_port()
@@ -216,7 +239,7 @@ def main() -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    write(args.out, results)
     fam = ", ".join(f"{f} p50/p99 {r['p50_ms']}/{r['p99_ms']} ms" for f, r in results["families"].items())
     rss = results["rss_mb"]
     memory = ("memory not sampled (--url)" if rss is None else f"rss {rss['after_warmup']} MB after warm-up, max "
