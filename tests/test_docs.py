@@ -192,6 +192,8 @@ def test_the_readme_public_use_section_is_the_benchmark_files():
     section = re.sub(r"\s+", " ", readme[readme.index("## Running it in public"):readme.index("## Documentation")])
     families, rss = soak["families"], soak["rss_mb"]
     assert f"A soak of {soak['episodes']:,} WebSocket episodes" in section and soak["errors"] == 0
+    if not soak.get("complete", True):  # a run cut short says so, and how many it planned
+        assert f"(of {soak['planned_episodes']:,} planned: the run was cut short" in section
     assert (f"{soak['errors']} errors in {soak['seconds']:,.0f} s ({soak['episodes_per_s']} episodes/s); p99 per "
             f"episode {families['triage']['p99_ms']} ms for triage, {families['e1']['p99_ms']} ms for E1, "
             f"{families['investigation']['p99_ms']:,.0f} ms for an investigation") in section
