@@ -19,6 +19,7 @@ No check reads the verdict it gates (``truth`` is accepted for symmetry and neve
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -103,7 +104,7 @@ PLAUSIBILITY_CODES: dict[str, str] = {
     "INVALID_NAME": "a DNS name or a URL host that could not be on the wire: a label over 63 characters, a name over 253, characters no resolver sends, a numeric host that is no address",
     "UNKNOWN_PROGRAM": "a process image, an accessing process, a program a command line runs or a cmdlet is not in the software catalog (and, for a program, does not run from a folder any user can write to)",
     "UNKNOWN_FORM": "a living-off-the-land binary or remote tool is used in a form the catalog does not list",
-    "UNMODELLED_VALUE": "a value the verifier cannot read: an unresolved obfuscation, an encoded command that does not decode, an unknown powershell.exe parameter, a short (8.3) or stream file name, a registry path in no hive, process.name and process.executable naming different files",
+    "UNMODELLED_VALUE": "a value the verifier cannot read: an unresolved obfuscation, an encoded command that does not decode, an unknown powershell.exe parameter, a short (8.3) or stream file name, a registry path in no hive, process.name and process.executable naming different files, a character no log shows as written (a control or format character such as a zero-width space or a right-to-left override, a space other than U+0020, a combining mark left after NFC composition, a value not in Unicode's NFC form)",
     "HTTP_FORM": "an HTTP request whose method and path do not fit (a CONNECT to a path rather than host:port)",
     "UNEXPLAINED_EVENT": "no verdict rule and no ordinary activity of the world accounts for an event: the verifier cannot say what it is, so it does not say it is benign",
     "EXFIL_INTERNAL_DESTINATION": "a data_exfiltration incident sends ≥ exfil_internal_bytes to an internal address",
@@ -401,6 +402,39 @@ def _check_names(w: Window) -> list[Violation]:
     return out
 
 
+# Free-text fields, where a log keeps tabs and line breaks as written (a PowerShell script's new lines); in every
+# other field (paths, names, addresses) a control character is no part of a value any system logs.
+_TEXT_FIELDS = frozenset({"process.command_line", "registry.data.strings", "email.subject", "user_agent.original"})
+_UNSHOWN = frozenset({"Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # format, surrogate, private, unassigned, separators
+
+
+def unreadable_character(value: str, text: bool = False) -> str | None:
+    """What in ``value`` a log does not show as written, or None: a control character (tabs and line breaks allowed
+    in free ``text``), a format character (a zero-width space, a joiner, a byte-order mark, a bidirectional
+    override), a line or paragraph separator, a space other than U+0020, a combining mark left over after NFC
+    composition (the world's programs, paths, names and scripts have none), or a decomposed form (not NFC). Such a value reads as one thing to an analyst and as another to the system that
+    would have logged it (``svchost.exe`` with a zero-width space first is no file in System32), so it is refused,
+    never read as if the character were not there."""
+    if unicodedata.normalize("NFC", value) != value:
+        return "a decomposed character (the value is not in Unicode's NFC form)"
+    for ch in value:
+        category = unicodedata.category(ch)
+        if (category in _UNSHOWN or (category == "Cc" and not (text and ch in "\t\r\n"))
+                or (category == "Zs" and ch != " ") or category in ("Mn", "Me")):
+            return f"U+{ord(ch):04X} ({unicodedata.name(ch, 'a character with no name').lower()})"
+    return None
+
+
+def _check_characters(params: IncidentParams) -> list[Violation]:
+    out = []
+    for e in params.events:
+        for field, value in e.model_dump(mode="json", by_alias=True, exclude_none=True).items():
+            if isinstance(value, str) and (problem := unreadable_character(value, field in _TEXT_FIELDS)):
+                out.append(_violation("UNMODELLED_VALUE", f"{e.log_id}: {field} holds {problem}, which no log shows as "
+                                      "written", e.log_id))
+    return out
+
+
 def _check_processes(w: Window) -> list[Violation]:
     return [_violation("PROCESS_MISSING", f"{n.event_type} event names no process (process.name)", n.log_id)
             for n in w.of(ProcessStart, ProcessAccess, RegistrySet) if not _logged(n).process_name]
@@ -460,6 +494,7 @@ def check_plausibility(params: IncidentParams, truth: GroundTruth | None = None,
         + _check_physics(w)
         + _check_processes(w)
         + _check_names(w)
+        + _check_characters(params)
         + _check_readable(w)
     )
     if not violations:  # what explains an event is asked only of events that are read
