@@ -73,3 +73,13 @@ def test_what_a_log_shows_as_written_is_read():
     assert "combining" in unreadable_character("svchost\u0301.exe")
     assert unreadable_character("re\u0301sume\u0301", text=True) is not None  # decomposed, so not NFC either way
     assert unreadable_character("x\u036ey", text=True) is not None  # a mark no letter composes with
+
+
+def test_a_defender_that_distrusts_the_odd_name_pays_the_attacker_nothing():
+    from opensoc.rubric import score_incident
+
+    data = generate("stage1_basic", 40).model_dump(mode="json", by_alias=True, exclude_none=True)
+    event = next(e for e in data["events"] if e.get("process.executable"))
+    event["process.executable"] += "\u00a0"  # was read as the trusted program: dismiss, and 1.2 paid for an escalate
+    score = score_incident(IncidentParams.model_validate(data), "escalate")
+    assert score.outcome == "implausible" and score.reward == 0.0 and score.violation_codes == ["UNMODELLED_VALUE"]
