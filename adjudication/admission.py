@@ -412,9 +412,10 @@ def unreadable_character(value: str, text: bool = False) -> str | None:
     """What in ``value`` a log does not show as written, or None: a control character (tabs and line breaks allowed
     in free ``text``), a format character (a zero-width space, a joiner, a byte-order mark, a bidirectional
     override), a line or paragraph separator, a space other than U+0020, a combining mark left over after NFC
-    composition (the world's programs, paths, names and scripts have none), or a decomposed form (not NFC). Such a value reads as one thing to an analyst and as another to the system that
-    would have logged it (``svchost.exe`` with a zero-width space first is no file in System32), so it is refused,
-    never read as if the character were not there."""
+    composition (the world's programs, paths, names and scripts have none), or a decomposed form (not NFC). Such a
+    value reads as one thing to an analyst and as another to the system that would have logged it (``svchost.exe``
+    with a zero-width space first is no file in System32), so it is refused, never read as if the character were
+    not there."""
     if unicodedata.normalize("NFC", value) != value:
         return "a decomposed character (the value is not in Unicode's NFC form)"
     for ch in value:
