@@ -18,7 +18,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -306,15 +306,18 @@ def evasion(bouts: Sequence[Bout]) -> Rate:
     return Rate.of(sum(b.outcome == "evaded" for b in bouts), len(bouts))
 
 
+NOT_WRITTEN = {"written": False}  # a field's metadata: kept in memory, left out of ``SelfPlayResult.to_json``
+
+
 @dataclass
 class Validation:
     """A defender on one part of a validation set (never the frozen hold-out): accuracy, and mean reward to break
     ties. ``rewards`` keeps each item's reward, in the part's order, to compare two defenders item by item (it is
-    not written out: ``SelfPlayResult.to_json`` leaves it)."""
+    not written out: its field is marked ``NOT_WRITTEN``, which ``SelfPlayResult.to_json`` leaves)."""
 
     accuracy: Rate
     mean_reward: float
-    rewards: tuple[float, ...] = field(default=(), repr=False, compare=False)
+    rewards: tuple[float, ...] = field(default=(), repr=False, compare=False, metadata=NOT_WRITTEN)
 
     @classmethod
     def of(cls, correct: Sequence[bool], rewards: Sequence[float]) -> Validation:
@@ -336,9 +339,15 @@ class Validation:
         return f"{self.accuracy.rate:.1%} {self.mean_reward:+.3f}"
 
 
-def _without_item_rewards(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``asdict``'s dict factory: every field but a ``Validation``'s per-item rewards."""
-    return {k: v for k, v in pairs if k != "rewards"}
+def _written(value: Any) -> Any:
+    """``value`` as JSON data, as ``dataclasses.asdict`` would give it, less every field marked ``NOT_WRITTEN``."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _written(getattr(value, f.name)) for f in fields(value) if f.metadata.get("written", True)}
+    if isinstance(value, (list, tuple)):
+        return [_written(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _written(v) for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -404,7 +413,7 @@ class SelfPlayResult:
     sigmahq_rules: int = 0  # SigmaHQ rules contesting the crafts ($OPENSOC_SIGMAHQ_RULES); 0: OpenSOC's own only
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self, dict_factory=_without_item_rewards), indent=1, sort_keys=False) + "\n"
+        return json.dumps(_written(self), indent=1, sort_keys=False) + "\n"
 
     @property
     def holdout_series(self) -> list[float]:

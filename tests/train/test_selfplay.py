@@ -101,12 +101,33 @@ def test_the_result_is_written_without_clock_or_paths(tiny_run, tmp_path):
     assert all((tmp_path / n).stat().st_size > 0 for n in ("selfplay_curves.png", "selfplay_crossplay.png"))
     assert sorted(p.name for p in (tmp_path / "policies").iterdir()) == [
         *(f"attacker_r{r}.json" for r in range(3)), *(f"defender_r{r}.npz" for r in range(3))]
+    # Per-item validation rewards stay in memory only; every other field is written, whatever its name.
+    update = data["rounds"][0]["defender_update"]
+    assert set(update["previous"]["curriculum"]) == {"accuracy", "mean_reward"}
 
 
 @pytest.mark.slow  # a second run of the same configuration
 def test_a_run_is_deterministic_for_its_seed(tiny_run):
     again, _, _, _ = run_selfplay(TINY, show_progress=False)
     assert again.to_json() == tiny_run[0].to_json()
+
+
+def test_only_fields_marked_not_written_are_left_out_of_the_json():
+    from dataclasses import dataclass, field
+
+    from opensoc.train.selfplay_rounds import NOT_WRITTEN, Validation, _written
+
+    @dataclass
+    class Holder:
+        rewards: list[float]  # a field of the same name as Validation's, not marked: written
+        scores: dict[str, Validation]
+        hidden: int = field(default=7, metadata=NOT_WRITTEN)
+
+    v = Validation.of([True, False], [1.0, -0.5])
+    assert v.rewards == (1.0, -0.5)
+    assert json.loads(json.dumps(_written(Holder([0.5], {"curriculum": v})))) == {
+        "rewards": [0.5], "scores": {"curriculum": {"accuracy": {"k": 1, "n": 2, "rate": 0.5, "lo": v.accuracy.lo,
+                                                                   "hi": v.accuracy.hi}, "mean_reward": 0.25}}}
 
 
 def test_wilson_interval():
