@@ -162,6 +162,12 @@ def test_the_documented_soak_is_the_benchmark_file():
             f"{families['investigation']['p99_ms']:,.0f} ms for an investigation") in page
     assert f"{rss['after_warmup']:,.0f} MB once the warm-up" in page and f"at most {rss['max_after_warmup']:,.0f} MB" in page
     assert rss["max_over_warmup"] < 1.1 and soak["errors"] == 0
+    # How the curve levels off is read from the samples: the rise over the next 300,000 episodes, then the rest.
+    samples, warm = soak["rss_samples"], rss["warmup_episodes"]
+    at = {n: max(mb for _, done, mb in samples if done <= n) for n in (warm, 2 * warm)}
+    first, rest = at[2 * warm] - at[warm], rss["final"] - at[2 * warm]
+    assert (f"+{first:,.0f} MB over the next {warm:,} episodes, +{rest:,.0f} MB over the "
+            f"{soak['episodes'] - 2 * warm:,} after those") in page
 
 
 def test_the_readme_self_play_figures_are_the_committed_run():
